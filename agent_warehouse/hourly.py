@@ -1,0 +1,30 @@
+"""The incremental hourly rollup: one hour at a time, each in its own transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent_warehouse.db import run_script, sql, transaction
+
+HOUR = timedelta(hours=1)
+
+
+def rollup_hour(conn: Any, start: datetime) -> dict[str, Any]:
+    """Recompute every hourly table for ``[start, start + 1h)`` in one transaction."""
+    rows = run_script(conn, "hourly/rollup_hour.sql", {"start": start, "end": start + HOUR})
+    hour, metric_rows, user_rows, bad_rows = rows[0]
+    return {"hour": hour, "metric_rows": metric_rows, "user_rows": user_rows,
+            "bad_rows": int(bad_rows)}
+
+
+def dirty_hours(conn: Any, before: datetime) -> list[datetime]:
+    """Hours before ``before`` named in the invalidation log."""
+    with transaction(conn) as cur:
+        cur.execute(sql("hourly/dirty_hours.sql"), {"before": before})
+        return [row[0] for row in cur.fetchall()]
+
+
+def repair(conn: Any, before: datetime) -> list[dict[str, Any]]:
+    """Re-roll every changed hour before ``before``; cost grows with the hours changed."""
+    return [rollup_hour(conn, hour) for hour in dirty_hours(conn, before)]
