@@ -26,6 +26,9 @@ def env_int(name: str, default: int) -> int:
 # First period the scheduler (catchup on) fills when a DAG is unpaused. Choose it on
 # purpose: every period since then becomes a run.
 START_DATE = datetime.fromisoformat(_env("START_DATE", "2026-01-01T00:00:00+00:00"))
+# Catchup is on: a scheduler that was down fills the missed periods. Off only for
+# throwaway deployments (integration tests) that should not replay history.
+CATCHUP = _env("CATCHUP", "true").lower() in ("1", "true", "on", "yes")
 MAX_ACTIVE_RUNS = env_int("MAX_ACTIVE_RUNS", 4)
 MAX_ACTIVE_TASKS = env_int("MAX_ACTIVE_TASKS", 4)
 

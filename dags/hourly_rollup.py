@@ -34,7 +34,7 @@ INTERVAL = {"start": "{{ data_interval_start }}", "end": "{{ data_interval_end }
     dag_id="hourly_rollup",
     schedule=ClosedPeriodTimetable("0 * * * *", delay=timedelta(minutes=5)),
     start_date=settings.START_DATE,
-    catchup=True,
+    catchup=settings.CATCHUP,
     max_active_runs=settings.MAX_ACTIVE_RUNS,
     max_active_tasks=settings.MAX_ACTIVE_TASKS,
     default_args=DEFAULT_ARGS,
