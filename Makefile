@@ -62,3 +62,6 @@ db-stop: install ## Stop the embedded PostgreSQL
 
 clean: db-stop ## Remove the venv, the embedded database and Airflow's home
 	rm -rf $(VENV) .pgdata $(AIRFLOW_HOME)
+
+bench: install airflow-db ## Benchmark against the naive seed SQL; writes bench/results.json
+	$(WITH_DB) AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(PY) -m agent_warehouse.bench
