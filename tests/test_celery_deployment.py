@@ -10,10 +10,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from airflow_procs import Api, free_port, service_env, services, wait_for
-from test_hourly import H0, RUN_AT, assert_exact
 
 from agent_warehouse.synthetic import insert_runs, make_runs
+from airflow_procs import Api, free_port, service_env, services, wait_for
+from test_hourly import H0, RUN_AT, assert_exact
 
 REDIS = os.environ.get("AGENT_WAREHOUSE_TEST_REDIS", "127.0.0.1:6379")
 
