@@ -27,10 +27,14 @@ WITH today AS (
     FROM today t LEFT JOIN baseline b USING (workspace_id)
 ), points AS (
     SELECT r.*,
-           40 * coalesce(success_rate, 1)                                          AS success_points,
-           25 * coalesce(least(greatest(2 - p95_ratio, 0), 1), 1)                  AS latency_points,
-           20 * coalesce(least(greatest((3 - credit_ratio) / 1.5, 0), 1), 1)       AS credit_points,
-           15 * coalesce(least(greatest(activity_ratio, 0), 1), 1)                 AS activity_points
+           -- No ratio (no baseline, or nothing to compare): full points. greatest/least
+           -- skip NULLs, hence the CASEs.
+           40 * coalesce(success_rate, 1)                                                AS success_points,
+           25 * CASE WHEN p95_ratio IS NULL THEN 1 ELSE least(greatest(2 - p95_ratio, 0), 1) END AS latency_points,
+           20 * CASE WHEN credit_ratio IS NULL THEN 1
+                     ELSE least(greatest((3 - credit_ratio) / 1.5, 0), 1) END              AS credit_points,
+           15 * CASE WHEN activity_ratio IS NULL THEN 1 ELSE least(greatest(activity_ratio, 0), 1) END
+                                                                                         AS activity_points
     FROM ratios r
 ), scored AS (
     SELECT p.*, round((success_points + latency_points + credit_points + activity_points)::numeric, 1)::float8 AS score
