@@ -26,12 +26,13 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from test_daily_weekly import assert_matches, raw_rows
+from test_hourly import assert_exact
 
 from agent_warehouse import devdb
 from agent_warehouse.synthetic import insert_runs, make_runs
 from conftest import HOUR, META_DB
-from test_daily_weekly import assert_matches, raw_rows
-from test_hourly import assert_exact
+from oracle import daily_metrics
 
 DAY = date(2026, 1, 5)
 H0 = datetime(2026, 1, 5, 8, tzinfo=UTC)
@@ -79,7 +80,6 @@ def snapshot(conn) -> dict[str, list[tuple]]:
     return out
 
 
-@pytest.mark.timeout(240) if hasattr(pytest.mark, "timeout") else (lambda f: f)
 def test_backfill_on_the_real_scheduler_then_reprocess_gives_identical_rows(wh, airflow_db, tmp_path):
     began = time.monotonic()
     deadline = began + BUDGET_SECONDS
@@ -139,8 +139,6 @@ def test_backfill_on_the_real_scheduler_then_reprocess_gives_identical_rows(wh, 
         rows = raw_rows(wh)
         for h in range(4):
             assert_exact(wh, H0 + h * HOUR)
-        from oracle import daily_metrics
-
         assert_matches(wh, daily_metrics(rows, DAY), "execution_metrics_daily", "day", DAY,
                        "workspace_activity_daily")
         assert meta("SELECT count(*) FROM dag_run WHERE run_type <> 'backfill'") == [(0,)]  # nothing else ran
