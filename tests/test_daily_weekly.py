@@ -211,3 +211,20 @@ def test_p95_error_summary():
         print(f"\np95 relative error over {len(P95_ERRORS)} daily/weekly rows: "
               f"worst {max(P95_ERRORS):.4%}, mean {sum(P95_ERRORS) / len(P95_ERRORS):.4%}")
         assert max(P95_ERRORS) <= 0.009 + 1e-12
+
+
+def test_daily_and_weekly_periods_deadlines_and_manual_runs(dagbag):
+    import pendulum
+
+    from agent_warehouse import settings
+
+    daily, weekly = dagbag.get_dag("daily_rollup"), dagbag.get_dag("weekly_rollup")
+    utc = pendulum.UTC
+    manual = daily.timetable.infer_manual_data_interval(run_after=pendulum.datetime(2026, 1, 6, 1, tz=utc))
+    assert (manual.start, manual.end) == (pendulum.datetime(2026, 1, 5, tz=utc), pendulum.datetime(2026, 1, 6, tz=utc))
+    manual = weekly.timetable.infer_manual_data_interval(run_after=pendulum.datetime(2026, 1, 12, 2, tz=utc))
+    assert (manual.start, manual.end) == (pendulum.datetime(2026, 1, 5, tz=utc), pendulum.datetime(2026, 1, 12, tz=utc))
+    assert settings.DAILY_DEADLINE == timedelta(minutes=15)
+    for dag, target in ((daily, settings.DAILY_DEADLINE), (weekly, settings.WEEKLY_DEADLINE)):
+        alerts = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+        assert [a.interval for a in alerts] == [target]
