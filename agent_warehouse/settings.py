@@ -68,3 +68,9 @@ def deadlines_enabled() -> bool:
         return False
     argv = [a for a in sys.argv[1:] if not a.startswith("-")]
     return argv[:2] != ["dags", "test"]
+
+# Daily and weekly rollups (docs/daily-weekly.md).
+DAILY_DEADLINE = timedelta(minutes=env_int("DAILY_DEADLINE_MINUTES", 15))
+WEEKLY_DEADLINE = timedelta(minutes=env_int("WEEKLY_DEADLINE_MINUTES", 30))
+# Where the daily report's HTML pages are written (served by the plugin under /reports).
+REPORTS_DIR = _env("REPORTS_DIR", str(__import__("pathlib").Path(__file__).resolve().parent.parent / "reports"))

@@ -1,12 +1,17 @@
-"""The project's Airflow plugin: registers the timetable the DAGs schedule with."""
+"""The project's Airflow plugin: registers the timetable the DAGs schedule with, and serves
+the daily reports under ``/reports`` with a link in the UI's navigation."""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from agent_warehouse.report_app import app as reports_app
 from agent_warehouse.timetables import ClosedPeriodTimetable
 
 
 class AgentWarehousePlugin(AirflowPlugin):
     name = "agent_warehouse"
     timetables = [ClosedPeriodTimetable]
+    fastapi_apps = [{"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"}]
+    external_views = [{"name": "Daily reports", "href": "/reports/", "destination": "nav",
+                       "url_route": "daily_reports"}]

@@ -81,6 +81,19 @@ TABLES_TO_CLEAN = (
     "analytics.workspace_activity_hourly",
     "ops.rejected_runs_hourly",
     "ops.job_runs",
+    # daily and weekly rollups (migration 0002)
+    "ops.hours_rolled_up",
+    "ops.rollup_invalidations",
+    "ops.periods_rolled_up",
+    "analytics.execution_metrics_daily",
+    "analytics.runtime_sketch_daily",
+    "analytics.user_activity_daily",
+    "analytics.workspace_activity_daily",
+    "analytics.execution_metrics_weekly",
+    "analytics.runtime_sketch_weekly",
+    "analytics.workspace_activity_weekly",
+    "analytics.workspace_health_daily",
+    "analytics.daily_reports",
 )
 
 

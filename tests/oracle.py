@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -61,3 +61,16 @@ def hours(start: datetime, end: datetime) -> list[datetime]:
         out.append(h)
         h += timedelta(hours=1)
     return out
+
+
+def daily_metrics(rows: Iterable[tuple], day: date) -> dict[str, dict[str, Any]]:
+    """The contract's metrics over one UTC day, straight from raw rows."""
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return metrics(rows, start, start + timedelta(days=1))
+
+
+def weekly_metrics(rows: Iterable[tuple], week_start: date) -> dict[str, dict[str, Any]]:
+    """The contract's metrics over one ISO week (Monday to Monday, UTC), from raw rows."""
+    assert week_start.isoweekday() == 1
+    start = datetime.combine(week_start, time(0), tzinfo=UTC)
+    return metrics(rows, start, start + timedelta(days=7))

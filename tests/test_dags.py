@@ -13,6 +13,8 @@ from conftest import ROOT
 
 EXPECTED = {
     "hourly_rollup": ("0 * * * *", timedelta(minutes=5)),
+    "daily_rollup": ("0 0 * * *", timedelta(hours=1)),
+    "weekly_rollup": ("0 0 * * 1", timedelta(hours=2)),
 }
 
 

@@ -13,6 +13,11 @@ SET LOCAL work_mem = '128MB';
 -- commit later leave their entries for the next run.
 DELETE FROM ops.agent_runs_invalidations WHERE hour = %(start)s::timestamptz;
 
+-- Record that the hour has been rolled up (migration 0002): a daily run rolls up the hours
+-- of its day that are missing here, so it is exact even if hourly runs never happened.
+INSERT INTO ops.hours_rolled_up (hour) VALUES (%(start)s::timestamptz)
+ON CONFLICT (hour) DO UPDATE SET rolled_at = EXCLUDED.rolled_at;
+
 -- Execution metrics, exactly as the contract defines them, over the usable rows.
 WITH agg AS (
     SELECT workspace_id,
