@@ -65,3 +65,25 @@ def deadlines_enabled() -> bool:
         return False
     argv = [a for a in sys.argv[1:] if not a.startswith("-")]
     return argv[:2] != ["dags", "test"]
+
+
+# ---------------------------------------------------------------- operations (issue 5)
+# Slots of the Airflow pool WAREHOUSE_POOL: at most this many warehouse-writing tasks at once
+# across all DAGs (created by `make airflow-db` and the test set-up).
+WAREHOUSE_POOL_SLOTS = env_int("POOL_SLOTS", 4)
+
+# Retention, in days before the cleanup run's day D (a run at 03:00 on D treats D as today).
+# Each can be overridden per run through the cleanup DAG's params.
+RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 90)  # agent_runs partitions
+HOURLY_RETENTION_DAYS = env_int("HOURLY_RETENTION_DAYS", 400)  # analytics.*_hourly, rejected rows
+JOB_RUNS_RETENTION_DAYS = env_int("JOB_RUNS_RETENTION_DAYS", 400)  # ops.job_runs, deadline misses
+# Daily and weekly rollups are kept for ever.
+
+# Dashboard materialized views, refreshed CONCURRENTLY every 15 minutes and after each
+# hourly rollup.
+DASHBOARD_VIEWS = ("workspace_summary_30d", "workspace_leaderboard_7d")
+
+DAILY_DEADLINE = timedelta(minutes=15)
+REFRESH_DEADLINE = timedelta(minutes=2)
+CLEANUP_DEADLINE = timedelta(minutes=env_int("CLEANUP_DEADLINE_MINUTES", 30))
+REFRESH_EXECUTION_TIMEOUT = timedelta(minutes=2)
