@@ -3,7 +3,8 @@
 
 03:00 UTC every day. The run for day D (data interval: the previous UTC day) treats D as
 today and applies the retention settings (`agent_warehouse/settings.py`, overridable per
-run through this DAG's params):
+run through the Airflow Variable
+`agent_warehouse_retention` or this DAG's params):
 
 - raw `public.agent_runs`: days before `D - raw_days` (default 90) leave by dropping their
   whole daily partitions (`agent_runs_pYYYYMMDD`) plus their rows in the default partition.
@@ -41,13 +42,17 @@ from agent_warehouse.timetables import ClosedPeriodTimetable
     default_args=DEFAULT_ARGS,
     template_searchpath=[str(SQL_DIR)],
     deadline=deadline_alert("cleanup_old_data", settings.CLEANUP_DEADLINE),
+    # Per-run overrides (trigger with conf); empty means the Airflow Variable
+    # `agent_warehouse_retention` (JSON, same keys), then the settings.
     params={
-        "raw_days": Param(settings.RAW_RETENTION_DAYS, type="integer", minimum=1,
-                          description="Keep raw agent_runs for this many days"),
-        "hourly_days": Param(settings.HOURLY_RETENTION_DAYS, type="integer", minimum=1,
-                             description="Keep hourly rollups for this many days (>= raw_days)"),
-        "job_runs_days": Param(settings.JOB_RUNS_RETENTION_DAYS, type="integer", minimum=1,
-                               description="Keep ops.job_runs rows for this many days"),
+        "raw_days": Param(None, type=["null", "integer"], minimum=1,
+                          description=f"Keep raw agent_runs this many days (default {settings.RAW_RETENTION_DAYS})"),
+        "hourly_days": Param(None, type=["null", "integer"], minimum=1,
+                             description="Keep hourly rollups this many days (>= raw_days; default "
+                                         f"{settings.HOURLY_RETENTION_DAYS})"),
+        "job_runs_days": Param(None, type=["null", "integer"], minimum=1,
+                               description="Keep ops.job_runs rows this many days (default "
+                                           f"{settings.JOB_RUNS_RETENTION_DAYS})"),
     },
     doc_md=__doc__,
     tags=["retention", "daily", "warehouse"],
@@ -78,13 +83,17 @@ def cleanup_old_data() -> None:
     @task
     def drop_expired(params=None, data_interval_end=None) -> dict:
         """Make the expiring hours current, then drop raw days and expired rollup rows."""
+        from airflow.sdk import Variable
+
         from agent_warehouse import retention
         from agent_warehouse.db import hook_connection
 
+        chosen = retention.Retention.from_params(
+            {**Variable.get(retention.VARIABLE, default={}, deserialize_json=True),
+             **{k: v for k, v in (params or {}).items() if v is not None}})
         conn = hook_connection()
         try:
-            return retention.cleanup(conn, data_interval_end.date(),
-                                     retention.Retention.from_params(params))
+            return retention.cleanup(conn, data_interval_end.date(), chosen)
         finally:
             conn.close()
 

@@ -170,3 +170,21 @@ def test_retention_params_are_validated():
     assert retention.Retention.from_params({}).raw_days == 90
     with pytest.raises(ValueError, match="hourly_days"):
         retention.Retention.from_params({"raw_days": 100, "hourly_days": 50})
+
+
+def test_retention_comes_from_params_then_variable_then_settings(wh, dagbag, workspaces, monkeypatch):
+    load_old_days(wh, workspaces)
+    monkeypatch.setenv("AIRFLOW_VAR_AGENT_WAREHOUSE_RETENTION", '{"raw_days": 91}')  # keeps 21 March on
+    assert run_dag(dagbag, "cleanup_old_data", RUN_AT, monkeypatch).state == "success"
+    assert {"agent_runs_p20260320"} & partitions(wh) == set()
+    assert "agent_runs_p20260321" in partitions(wh)
+    # A run's params win over the Variable: 88 days keeps 24 March on.
+    assert run_dag(dagbag, "cleanup_old_data", RUN_AT + timedelta(minutes=1), monkeypatch,
+                   conf={"raw_days": 88}).state == "success"
+    assert "agent_runs_p20260321" not in partitions(wh) and "agent_runs_p20260322" not in partitions(wh)
+    assert raw_rows(wh) == []  # the loaded days all precede 24 March
+    with wh.cursor() as cur:
+        cur.execute("SELECT details->'retention'->>'raw_days' FROM ops.job_runs "
+                    "WHERE job_type = 'cleanup_old_data' ORDER BY id")
+        assert [r[0] for r in cur.fetchall()] == ["91", "88"]
+    wh.commit()

@@ -13,6 +13,7 @@ from conftest import ROOT
 
 EXPECTED = {
     "hourly_rollup": ("0 * * * *", timedelta(minutes=5)),
+    "cleanup_old_data": ("0 0 * * *", timedelta(hours=3)),
 }
 
 
