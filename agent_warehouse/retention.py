@@ -15,7 +15,6 @@ from typing import Any
 from agent_warehouse import hourly, settings
 from agent_warehouse.db import run_script
 
-
 # Airflow Variable (JSON: {"raw_days": .., "hourly_days": .., "job_runs_days": ..}) that
 # overrides the settings for every cleanup run; a run's params override it in turn.
 VARIABLE = "agent_warehouse_retention"
