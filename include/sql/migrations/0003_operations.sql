@@ -155,9 +155,11 @@ $$;
 -- days that sit in the default partition. Refuses (raises, drops nothing) when any hour
 -- of them is not rolled up and current. Dropping fires no trigger, so the rollups of the
 -- dropped days stay as they are. Returns what went: {"partitions": [...], "default_rows": n}.
+-- Its DROP needs a brief ACCESS EXCLUSIVE lock on agent_runs; while that waits, the
+-- application's inserts queue behind it, so it gives up after 5 s (the task retries).
 CREATE OR REPLACE FUNCTION ops.drop_expired_agent_runs(p_keep_from date)
 RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp AS $$
+SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     keep_from timestamptz := p_keep_from::timestamp AT TIME ZONE 'UTC';
     -- Days before the last cleanup's horizon have no raw rows left to compare with.
