@@ -32,6 +32,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     "max_retry_delay": settings.MAX_RETRY_DELAY,
     "execution_timeout": settings.EXECUTION_TIMEOUT,
     "on_failure_callback": record_task_failure,
+    # Every task takes a slot of the warehouse pool: bounded concurrent load on PostgreSQL.
+    "pool": settings.WAREHOUSE_POOL,
 }
 
 

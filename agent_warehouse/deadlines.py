@@ -34,7 +34,8 @@ async def deadline_missed(context: dict[str, Any] | None = None, **kwargs: Any) 
     context = context or {}
     dag_run = context.get("dag_run") or {}
     dag_id = kwargs.get("dag_id") or getattr(dag_run, "dag_id", None) or str(dag_run.get("dag_id", "?"))
-    run_id = getattr(dag_run, "run_id", None) or str(dag_run.get("run_id", "?"))
+    # The scheduler sends the run as a DAGRunResponse dump, whose id field is "dag_run_id".
+    run_id = getattr(dag_run, "run_id", None) or str(dag_run.get("run_id") or dag_run.get("dag_run_id") or "?")
     minutes = float(kwargs.get("minutes", 0))
     log.warning("deadline missed: %s %s did not finish within %s minutes", dag_id, run_id, minutes)
     await asyncio.to_thread(_record, dag_id, run_id, minutes, str(context.get("deadline", ""))[:500])

@@ -74,3 +74,23 @@ DAILY_DEADLINE = timedelta(minutes=env_int("DAILY_DEADLINE_MINUTES", 15))
 WEEKLY_DEADLINE = timedelta(minutes=env_int("WEEKLY_DEADLINE_MINUTES", 30))
 # Where the daily report's HTML pages are written (served by the plugin under /reports).
 REPORTS_DIR = _env("REPORTS_DIR", str(__import__("pathlib").Path(__file__).resolve().parent.parent / "reports"))
+
+# ---------------------------------------------------------------- operations (issue 5)
+# Slots of the Airflow pool WAREHOUSE_POOL: at most this many warehouse-writing tasks at once
+# across all DAGs (created by `make airflow-db` and the test set-up).
+WAREHOUSE_POOL_SLOTS = env_int("POOL_SLOTS", 4)
+
+# Retention, in days before the cleanup run's day D (a run at 03:00 on D treats D as today).
+# Each can be overridden per run through the cleanup DAG's params.
+RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 90)  # agent_runs partitions
+HOURLY_RETENTION_DAYS = env_int("HOURLY_RETENTION_DAYS", 400)  # analytics.*_hourly, rejected rows
+JOB_RUNS_RETENTION_DAYS = env_int("JOB_RUNS_RETENTION_DAYS", 400)  # ops.job_runs, deadline misses
+# Daily and weekly rollups are kept for ever.
+
+# Dashboard materialized views, refreshed CONCURRENTLY every 15 minutes and after each
+# hourly rollup.
+DASHBOARD_VIEWS = ("workspace_summary_30d", "workspace_leaderboard_7d")
+
+REFRESH_DEADLINE = timedelta(minutes=2)
+CLEANUP_DEADLINE = timedelta(minutes=env_int("CLEANUP_DEADLINE_MINUTES", 30))
+REFRESH_EXECUTION_TIMEOUT = timedelta(minutes=2)

@@ -89,6 +89,13 @@ def hourly_rollup() -> None:
         finally:
             conn.close()
 
+    @task
+    def refresh_views() -> dict:
+        """Refresh the dashboard materialized views with the new hour (CONCURRENTLY)."""
+        from agent_warehouse import views
+
+        return views.refresh_with_hook()
+
     @task(trigger_rule="all_done")
     def finish_audit(ti=None) -> None:
         """Close the audit row; fail the run if any step before did not succeed."""
@@ -114,7 +121,7 @@ def hourly_rollup() -> None:
 
     job = start_audit()
     repaired = repair_changed_hours()
-    chain(check_schema(), ensure_partitions, job, rollup_hour, repaired, finish_audit())
+    chain(check_schema(), ensure_partitions, job, rollup_hour, repaired, refresh_views(), finish_audit())
 
 
 hourly_rollup()

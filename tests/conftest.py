@@ -57,9 +57,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """Airflow's metadata database, created once per session."""
+    from airflow.models.pool import Pool
     from airflow.utils.db import initdb
 
+    from agent_warehouse import settings
+
     initdb()
+    # Every task runs in the warehouse pool (as `make airflow-db` creates it).
+    Pool.create_or_update_pool(settings.WAREHOUSE_POOL, settings.WAREHOUSE_POOL_SLOTS,
+                               "Tasks writing to the warehouse", include_deferred=False)
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +100,8 @@ TABLES_TO_CLEAN = (
     "analytics.workspace_activity_weekly",
     "analytics.workspace_health_daily",
     "analytics.daily_reports",
+    "ops.retention_state",
+    "ops.deadline_misses",
 )
 
 

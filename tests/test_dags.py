@@ -15,6 +15,7 @@ EXPECTED = {
     "hourly_rollup": ("0 * * * *", timedelta(minutes=5)),
     "daily_rollup": ("0 0 * * *", timedelta(hours=1)),
     "weekly_rollup": ("0 0 * * 1", timedelta(hours=2)),
+    "cleanup_old_data": ("0 0 * * *", timedelta(hours=3)),
 }
 
 

@@ -1,0 +1,117 @@
+"""
+### cleanup_old_data
+
+03:00 UTC every day. The run for day D (data interval: the previous UTC day) treats D as
+today and applies the retention settings (`agent_warehouse/settings.py`, overridable per
+run through the Airflow Variable
+`agent_warehouse_retention` or this DAG's params):
+
+- raw `public.agent_runs`: days before `D - raw_days` (default 90) leave by dropping their
+  whole daily partitions (`agent_runs_pYYYYMMDD`) plus their rows in the default partition.
+  First every hour of those days is made current (dirty or missing hours re-rolled); if one
+  is still not rolled up the run fails and drops nothing;
+- hourly rollups and rejected-row counts: before `D - hourly_days` (default 400);
+- `ops.job_runs` and `ops.deadline_misses`: before `D - job_runs_days` (default 400);
+- daily and weekly rollups are kept.
+
+Also creates the raw partitions of the coming days. Drops go through the owner's
+SECURITY DEFINER function `ops.drop_expired_agent_runs`; the audit row (`ops.job_runs`,
+job_type `cleanup_old_data`) lists what was dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.sdk import Param, chain, dag, task
+
+from agent_warehouse import SQL_DIR, settings
+from agent_warehouse.dag_support import DEFAULT_ARGS
+from agent_warehouse.deadlines import deadline_alert
+from agent_warehouse.timetables import ClosedPeriodTimetable
+
+
+@dag(
+    dag_id="cleanup_old_data",
+    schedule=ClosedPeriodTimetable("0 0 * * *", delay=timedelta(hours=3)),
+    start_date=settings.START_DATE,
+    catchup=True,
+    max_active_runs=1,  # retention runs in day order, never two at once
+    max_active_tasks=settings.MAX_ACTIVE_TASKS,
+    default_args=DEFAULT_ARGS,
+    template_searchpath=[str(SQL_DIR)],
+    deadline=deadline_alert("cleanup_old_data", settings.CLEANUP_DEADLINE),
+    # Per-run overrides (trigger with conf); empty means the Airflow Variable
+    # `agent_warehouse_retention` (JSON, same keys), then the settings.
+    params={
+        "raw_days": Param(None, type=["null", "integer"], minimum=1,
+                          description=f"Keep raw agent_runs this many days (default {settings.RAW_RETENTION_DAYS})"),
+        "hourly_days": Param(None, type=["null", "integer"], minimum=1,
+                             description="Keep hourly rollups this many days (>= raw_days; default "
+                                         f"{settings.HOURLY_RETENTION_DAYS})"),
+        "job_runs_days": Param(None, type=["null", "integer"], minimum=1,
+                               description="Keep ops.job_runs rows this many days (default "
+                                           f"{settings.JOB_RUNS_RETENTION_DAYS})"),
+    },
+    doc_md=__doc__,
+    tags=["retention", "daily", "warehouse"],
+)
+def cleanup_old_data() -> None:
+    @task
+    def check_schema() -> None:
+        from agent_warehouse.dag_support import check_schema
+
+        check_schema()
+
+    ensure_partitions = SQLExecuteQueryOperator(
+        task_id="ensure_partitions",
+        conn_id=settings.WAREHOUSE_CONN_ID,
+        sql="ops/ensure_partitions.sql",
+        parameters={"start": "{{ data_interval_end }}", "days_ahead": settings.PARTITIONS_AHEAD_DAYS},
+        hook_params=settings.hook_params(),
+    )
+
+    @task
+    def start_audit() -> int:
+        from airflow.sdk import get_current_context
+
+        from agent_warehouse.dag_support import start_audit
+
+        return start_audit("cleanup_old_data", get_current_context())
+
+    @task
+    def drop_expired(params=None, data_interval_end=None) -> dict:
+        """Make the expiring hours current, then drop raw days and expired rollup rows."""
+        from airflow.sdk import Variable
+
+        from agent_warehouse import retention
+        from agent_warehouse.db import hook_connection
+
+        chosen = retention.Retention.from_params(
+            {**Variable.get(retention.VARIABLE, default={}, deserialize_json=True),
+             **{k: v for k, v in (params or {}).items() if v is not None}})
+        conn = hook_connection()
+        try:
+            return retention.cleanup(conn, data_interval_end.date(), chosen)
+        finally:
+            conn.close()
+
+    @task(trigger_rule="all_done")
+    def finish_audit(ti=None) -> None:
+        """Close the audit row with what was dropped; fail the run if a step failed."""
+        from agent_warehouse.dag_support import finish_audit
+
+        job_id = ti.xcom_pull(task_ids="start_audit")
+        details = ti.xcom_pull(task_ids="drop_expired")
+        if job_id is None:
+            raise RuntimeError("the audit row was not started; see start_audit")
+        ok = details is not None
+        finish_audit(job_id, ok=ok, rows_written=0, details=details or {})
+        if not ok:
+            raise RuntimeError("cleanup_old_data did not complete: nothing past the failed step was dropped")
+
+    chain(check_schema(), ensure_partitions, start_audit(), drop_expired(), finish_audit())
+
+
+cleanup_old_data()
