@@ -112,9 +112,25 @@ def hourly_rollup() -> None:
         if not ok:
             raise RuntimeError("hourly_rollup did not complete: see the failed task and ops.job_runs")
 
+    @task
+    def ingest_signals(data_interval_start=None) -> dict:
+        """Granular mode of the signal job: this hour's provider signals (docs/signals.md).
+        Beside the rollup, not before it; provider failures are recorded, never raised."""
+        from agent_warehouse.db import hook_connection
+        from agent_warehouse.signals import pipeline
+
+        conn = hook_connection()
+        try:
+            report = pipeline.ingest_hour(conn, data_interval_start)
+        finally:
+            conn.close()
+        return {k: report[k] for k in ("inserted", "rejected", "failed")}
+
     job = start_audit()
     repaired = repair_changed_hours()
-    chain(check_schema(), ensure_partitions, job, rollup_hour, repaired, finish_audit())
+    schema_ok = check_schema()
+    chain(schema_ok, ensure_partitions, job, rollup_hour, repaired, finish_audit())
+    schema_ok >> ingest_signals()
 
 
 hourly_rollup()

@@ -13,6 +13,7 @@ from conftest import ROOT
 
 EXPECTED = {
     "hourly_rollup": ("0 * * * *", timedelta(minutes=5)),
+    "daily_signal_aggregation": ("0 0 * * *", timedelta(minutes=30)),
 }
 
 
