@@ -77,7 +77,8 @@ def daily_signal_aggregation() -> None:
                 job_id = pipeline.start_run_job(
                     conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id, day=day,
                     run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
-                    triggered_by=getattr(dag_run, "triggering_user_name", None))
+                    triggered_by=getattr(dag_run, "triggering_user_name", None),
+                    job_run_id=params["job_run_id"])
         finally:
             conn.close()
         ti.xcom_push(key="day", value=day.isoformat())
@@ -125,7 +126,9 @@ def daily_signal_aggregation() -> None:
                 conn, day=date.fromisoformat(day), workspace_id=workspace_id, pack_id=params["pack_id"],
                 inserted=report["inserted"], dag_id=dag_run.dag_id, run_id=dag_run.run_id,
                 run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
-                triggered_by=getattr(dag_run, "triggering_user_name", None))
+                triggered_by=getattr(dag_run, "triggering_user_name", None),
+                # A one-workspace run started by the API updates the API's row.
+                job_run_id=params["job_run_id"] if params["workspace_id"] else None)
         finally:
             conn.close()
         return {k: result[k] for k in ("workspace_id", "pack_id", "companies_scored", "ranked_count")}
