@@ -89,5 +89,5 @@ def emerging(conn: Any, day: date, workspace_id: str, pack_id: str, limit: int =
 def format_table(ranked: list[dict[str, Any]]) -> str:
     from tabulate import tabulate
 
-    return tabulate([(r["rank"], r["company"], f"{r['composite']:.2f}", r["band"]) for r in ranked],
-                    headers=["rank", "company", "composite", "band"])
+    return tabulate([(r["rank"], r["company"], r["composite"], r["band"]) for r in ranked],
+                    headers=["rank", "company", "composite", "band"], floatfmt=".2f")
