@@ -13,7 +13,7 @@ import pytest
 
 from agent_warehouse.signals import derive, ingest, pipeline, score
 from agent_warehouse.signals.ingest import SyntheticProvider
-from conftest import run_dag
+from conftest import run_dag as _run_dag
 
 DAY = date(2026, 1, 5)
 RUN_AT = datetime(2026, 1, 6, 0, 30, tzinfo=UTC)  # the run at 00:30 takes 5 January
@@ -62,6 +62,14 @@ def providers(monkeypatch):
 
     use("synthetic")
     return use
+
+
+def run_dag(dagbag, dag_id, run_at, monkeypatch, conf=None):
+    """A real run; conf always names every param, since dag.test() on a shared DagBag's DAG
+    keeps the previous run's conf values as the params' defaults."""
+    if dag_id == "daily_signal_aggregation":
+        conf = {"workspace_id": None, "pack_id": None, "job_run_id": None, **(conf or {})}
+    return _run_dag(dagbag, dag_id, run_at, monkeypatch, conf=conf)
 
 
 def seed_history(conn, days: int = 40) -> None:

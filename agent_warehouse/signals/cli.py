@@ -40,7 +40,7 @@ def run_dag(day: date, workspace_id: str | None, pack_id: str | None):
         "daily_signal_aggregation")
     run_at = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1, minutes=30)
     return dag.test(logical_date=run_at, run_after=run_at,
-                    run_conf={"workspace_id": workspace_id, "pack_id": pack_id})
+                    run_conf={"workspace_id": workspace_id, "pack_id": pack_id, "job_run_id": None})
 
 
 def main(argv: list[str] | None = None) -> int:
