@@ -152,18 +152,23 @@ def test_idempotency_key_is_scoped_to_the_workspace(client, known):
     assert len(runs) == 5 and len({r[0] for r in runs}) == 5  # never a second run for a key
 
 
+def execute_like_the_api_run(dagbag, monkeypatch, conf):
+    """A real dag.test() run with the queued run's conf and, like it, no logical date: the
+    day comes from run_after (00:30 on 6 January: 5 January)."""
+    dag = dagbag.get_dag("daily_signal_aggregation")
+    monkeypatch.setattr(dag, "deadline", None)
+    return dag.test(logical_date=None, run_after=datetime(2026, 1, 6, 0, 30, tzinfo=UTC), run_conf=conf)
+
+
 def test_the_run_updates_the_api_row_and_get_returns_counts(client, known, dagbag, monkeypatch, wh):
     """The queued run's conf, executed by a real dag.test() run, fills the API's own row."""
     from test_signals import seed_history
-
-    from conftest import run_dag
 
     monkeypatch.setenv("AGENT_WAREHOUSE_SIGNALS_PROVIDERS", "synthetic")
     seed_history(wh, 5)
     body = post(client, known[1], key="k").json()
     (_, conf, _), = dag_runs()
-    dr = run_dag(dagbag, "daily_signal_aggregation", datetime(2026, 1, 6, 0, 30, tzinfo=UTC), monkeypatch,
-                 conf=conf)
+    dr = execute_like_the_api_run(dagbag, monkeypatch, conf)
     assert dr.state == "success"
     done = client.get(f"/internal/job_runs/{body['job_run_id']}", headers=AUTH).json()
     assert done["status"] == "success" and done["error"] is None
@@ -173,6 +178,26 @@ def test_the_run_updates_the_api_row_and_get_returns_counts(client, known, dagba
         assert cur.fetchone()[0] == 1  # the run used the API's row, not one of its own
     wh.commit()
     assert post(client, known[1], key="k").json() == done  # the same key answers with the result
+
+
+def test_a_run_over_every_workspace_fills_the_api_row_with_totals(client, known, dagbag, monkeypatch, wh):
+    monkeypatch.setenv("AGENT_WAREHOUSE_SIGNALS_PROVIDERS", "synthetic")
+    body = post(client, None, pack="growth").json()
+    (_, conf, _), = dag_runs()
+    assert conf == {"workspace_id": None, "pack_id": "growth", "job_run_id": body["job_run_id"]}
+    assert execute_like_the_api_run(dagbag, monkeypatch, conf).state == "success"
+    done = client.get(f"/internal/job_runs/{body['job_run_id']}", headers=AUTH).json()
+    with wh.cursor() as cur:
+        cur.execute("SELECT count(DISTINCT company_id) FROM signals.company_features_daily WHERE day = '2026-01-05'")
+        companies = cur.fetchone()[0]
+    assert companies > 0 and done["status"] == "success" and done["error"] is None
+    assert done["companies_scored"] == companies * len(known) and done["inserted"] > 0
+    with wh.cursor() as cur:
+        cur.execute("SELECT workspace_id::text, status, details->>'pack_id', period_start FROM ops.job_runs "
+                    "WHERE id <> %s ORDER BY 1", (body["job_run_id"],))
+        rows = cur.fetchall()
+    wh.commit()
+    assert rows == [(ws, "success", "growth", datetime(2026, 1, 5, tzinfo=UTC)) for ws in sorted(known)]
 
 
 def _free_port() -> int:
