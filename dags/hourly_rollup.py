@@ -10,6 +10,8 @@ Writes `analytics.execution_metrics_hourly`, `analytics.runtime_sketch_hourly` (
 for the daily and weekly rollups), `analytics.user_activity_hourly`,
 `analytics.workspace_activity_hourly` and `ops.rejected_runs_hourly`; one `ops.job_runs`
 row per run. Each hour is one transaction; rerunning an hour gives the same rows.
+Beside the rollup, `ingest_signals` ingests the hour's company signals (docs/signals.md);
+a signal provider's failure is recorded there and never fails this run.
 
 A run started at T (manual, or `airflow dags test hourly_rollup T`) takes the last hour
 closed at T.

@@ -160,6 +160,16 @@ def execute_like_the_api_run(dagbag, monkeypatch, conf):
     return dag.test(logical_date=None, run_after=datetime(2026, 1, 6, 0, 30, tzinfo=UTC), run_conf=conf)
 
 
+def test_concurrent_calls_with_one_key_start_one_run(client, known):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: post(client, known[0], key="burst"), range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [202]
+    assert len({a.json()["job_run_id"] for a in answers}) == 1
+    assert len(dag_runs()) == 1
+
+
 def test_the_run_updates_the_api_row_and_get_returns_counts(client, known, dagbag, monkeypatch, wh):
     """The queued run's conf, executed by a real dag.test() run, fills the API's own row."""
     from test_signals import seed_history
