@@ -66,3 +66,12 @@ clean: db-stop ## Remove the venv, the embedded database and Airflow's home
 
 bench: install airflow-db ## Benchmark against the naive seed SQL; writes bench/results.json
 	$(WITH_DB) AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(PY) -m agent_warehouse.bench
+
+# Signal aggregation (docs/signals.md): run daily_signal_aggregation through Airflow for DAY
+# (default yesterday, UTC) and print the ranked emerging companies. WORKSPACE, PACK optional.
+SIGNALS_ARGS = $(if $(WORKSPACE),--workspace $(WORKSPACE)) $(if $(PACK),--pack $(PACK)) $(if $(DAY),--day $(DAY))
+.PHONY: signals-daily
+signals-daily: install airflow-db migrate ## Signal aggregation for a day: make signals-daily WORKSPACE=<uuid> PACK=<id>
+	$(WITH_DB) AGENT_WAREHOUSE_SIGNALS_PROVIDERS=$${AGENT_WAREHOUSE_SIGNALS_PROVIDERS:-file,synthetic} \
+	  AGENT_WAREHOUSE_DEADLINES=off AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING \
+	  $(PY) -m agent_warehouse.signals.cli $(SIGNALS_ARGS)

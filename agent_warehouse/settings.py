@@ -94,3 +94,25 @@ DASHBOARD_VIEWS = ("workspace_summary_30d", "workspace_leaderboard_7d")
 REFRESH_DEADLINE = timedelta(minutes=2)
 CLEANUP_DEADLINE = timedelta(minutes=env_int("CLEANUP_DEADLINE_MINUTES", 30))
 REFRESH_EXECUTION_TIMEOUT = timedelta(minutes=2)
+
+# Signal aggregation (docs/signals.md). Read when called, so a run picks up the environment.
+def signals_providers() -> list[str]:
+    """Providers the ingest stage calls, comma-separated (``file``, ``synthetic``)."""
+    return [p.strip() for p in _env("SIGNALS_PROVIDERS", "file").split(",") if p.strip()]
+
+
+def signals_drop_dir() -> str:
+    """Folder the file provider reads ``*.csv`` and ``*.jsonl`` drops from."""
+    from agent_warehouse import PROJECT_ROOT
+
+    return _env("SIGNALS_DROP_DIR", str(PROJECT_ROOT / "signals_drop"))
+
+
+def signals_provider_timeout() -> float:
+    """Seconds a provider may take before it is recorded as timed out and skipped."""
+    return float(_env("SIGNALS_PROVIDER_TIMEOUT_SECONDS", "120"))
+
+
+def signals_top_n() -> int:
+    """Length of the stored ranked list of emerging companies."""
+    return env_int("SIGNALS_TOP_N", 25)

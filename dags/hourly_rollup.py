@@ -10,6 +10,8 @@ Writes `analytics.execution_metrics_hourly`, `analytics.runtime_sketch_hourly` (
 for the daily and weekly rollups), `analytics.user_activity_hourly`,
 `analytics.workspace_activity_hourly` and `ops.rejected_runs_hourly`; one `ops.job_runs`
 row per run. Each hour is one transaction; rerunning an hour gives the same rows.
+Beside the rollup, `ingest_signals` ingests the hour's company signals (docs/signals.md);
+a signal provider's failure is recorded there and never fails this run.
 
 A run started at T (manual, or `airflow dags test hourly_rollup T`) takes the last hour
 closed at T.
@@ -119,9 +121,25 @@ def hourly_rollup() -> None:
         if not ok:
             raise RuntimeError("hourly_rollup did not complete: see the failed task and ops.job_runs")
 
+    @task
+    def ingest_signals(data_interval_start=None) -> dict:
+        """Granular mode of the signal job: this hour's provider signals (docs/signals.md).
+        Beside the rollup, not before it; provider failures are recorded, never raised."""
+        from agent_warehouse.db import hook_connection
+        from agent_warehouse.signals import pipeline
+
+        conn = hook_connection()
+        try:
+            report = pipeline.ingest_hour(conn, data_interval_start)
+        finally:
+            conn.close()
+        return {k: report[k] for k in ("inserted", "rejected", "failed")}
+
     job = start_audit()
     repaired = repair_changed_hours()
-    chain(check_schema(), ensure_partitions, job, rollup_hour, repaired, refresh_views(), finish_audit())
+    schema_ok = check_schema()
+    chain(schema_ok, ensure_partitions, job, rollup_hour, repaired, refresh_views(), finish_audit())
+    schema_ok >> ingest_signals()
 
 
 hourly_rollup()

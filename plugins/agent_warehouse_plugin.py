@@ -1,10 +1,12 @@
-"""The project's Airflow plugin: registers the timetable the DAGs schedule with, and serves
-the daily reports under ``/reports`` with a link in the UI's navigation."""
+"""The project's Airflow plugin: registers the timetable the DAGs schedule with, serves
+the daily reports under ``/reports`` (with a link in the UI's navigation) and mounts the
+internal API (agent_warehouse/api.py) under ``/internal`` in the api-server."""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from agent_warehouse.api import app as internal_api
 from agent_warehouse.report_app import app as reports_app
 from agent_warehouse.timetables import ClosedPeriodTimetable
 
@@ -12,6 +14,9 @@ from agent_warehouse.timetables import ClosedPeriodTimetable
 class AgentWarehousePlugin(AirflowPlugin):
     name = "agent_warehouse"
     timetables = [ClosedPeriodTimetable]
-    fastapi_apps = [{"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"}]
+    fastapi_apps = [
+        {"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"},
+        {"app": internal_api, "url_prefix": "/internal", "name": "agent_warehouse_internal"},
+    ]
     external_views = [{"name": "Daily reports", "href": "/reports/", "destination": "nav",
                        "url_route": "daily_reports"}]

@@ -102,6 +102,15 @@ TABLES_TO_CLEAN = (
     "analytics.daily_reports",
     "ops.retention_state",
     "ops.deadline_misses",
+    # signals (issue 6); scoring_packs keeps its seeded packs
+    "signals.raw_signals",
+    "signals.rejected_signals",
+    "signals.provider_runs",
+    "signals.company_features_daily",
+    "signals.company_scores_daily",
+    "signals.emerging_companies",
+    "signals.workspace_packs",
+    "signals.companies",
 )
 
 

@@ -16,6 +16,7 @@ EXPECTED = {
     "daily_rollup": ("0 0 * * *", timedelta(hours=1)),
     "weekly_rollup": ("0 0 * * 1", timedelta(hours=2)),
     "cleanup_old_data": ("0 0 * * *", timedelta(hours=3)),
+    "daily_signal_aggregation": ("0 0 * * *", timedelta(minutes=30)),
 }
 
 

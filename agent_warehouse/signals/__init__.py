@@ -1,0 +1,8 @@
+"""Signal aggregation: ingest provider signals about companies, derive per-day features,
+score them per workspace and scoring pack, and rank the emerging companies.
+
+Stages, in order: :mod:`.ingest`, :mod:`.derive`, :mod:`.score` (scores and ranks);
+:mod:`.pipeline` runs them together. Tables live in the ``signals`` schema (docs/signals.md).
+"""
+
+SIGNAL_TYPES = ("hiring", "funding", "traffic", "product_launch", "mention")

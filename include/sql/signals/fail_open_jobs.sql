@@ -1,0 +1,7 @@
+-- Rows of a run that no task closed (an upstream task failed): mark them failed.
+UPDATE ops.job_runs
+SET status = 'failed', finished_at = now(),
+    error = coalesce(error, %(error)s)
+WHERE status IN ('queued', 'running')
+  AND ((dag_id = %(dag_id)s AND run_id = %(run_id)s) OR id = %(job_run_id)s)
+RETURNING id;
