@@ -27,12 +27,12 @@ from pathlib import Path
 import psycopg2
 import pytest
 from test_daily_weekly import assert_matches, raw_rows
-from test_hourly import assert_exact
 
 from agent_warehouse import devdb
 from agent_warehouse.synthetic import insert_runs, make_runs
 from conftest import HOUR, META_DB
 from oracle import daily_metrics
+from test_hourly import assert_exact
 
 DAY = date(2026, 1, 5)
 H0 = datetime(2026, 1, 5, 8, tzinfo=UTC)

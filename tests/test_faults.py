@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
-from test_hourly import assert_exact, hourly_rows
 
 from agent_warehouse import hourly, settings
 from agent_warehouse.db import connect
 from agent_warehouse.synthetic import insert_runs, make_runs
 from conftest import HOUR, run_dag
+from test_hourly import assert_exact, hourly_rows
 
 H0 = datetime(2026, 1, 7, 9, tzinfo=UTC)
 RUN_AT = H0 + HOUR + timedelta(minutes=5)
