@@ -69,9 +69,14 @@ def daily_signal_aggregation() -> None:
             day = data_interval_start.date()
         else:  # runs without a logical date (the API's): the last day closed at run_after
             day = dag_run.run_after.date() - timedelta(days=1)
+        from airflow.sdk.exceptions import AirflowFailException
+
         conn = hook_connection()
         try:
-            workspaces = pipeline.targets(conn, params["workspace_id"], params["pack_id"])
+            try:
+                workspaces = pipeline.targets(conn, params["workspace_id"], params["pack_id"])
+            except LookupError as exc:  # an unknown workspace or pack: retrying cannot help
+                raise AirflowFailException(str(exc)) from exc
             job_id = None
             if params["workspace_id"] is None:
                 job_id = pipeline.start_run_job(
@@ -163,8 +168,10 @@ def daily_signal_aggregation() -> None:
                                         job_run_id=params.get("job_run_id"), error=error)
         finally:
             conn.close()
-        if error:
-            raise RuntimeError(error)
+        if error:  # the failed step retries on its own; this summary would only repeat it
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(error)
 
     planned = plan()
     report = ingest(planned["day"])
