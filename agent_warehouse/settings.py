@@ -10,6 +10,8 @@ import os
 import sys
 from datetime import datetime, timedelta
 
+from agent_warehouse import PROJECT_ROOT
+
 WAREHOUSE_CONN_ID = "warehouse"
 # Airflow pool that every task writing to the warehouse takes a slot from.
 WAREHOUSE_POOL = "warehouse_writers"
@@ -73,7 +75,7 @@ def deadlines_enabled() -> bool:
 DAILY_DEADLINE = timedelta(minutes=env_int("DAILY_DEADLINE_MINUTES", 15))
 WEEKLY_DEADLINE = timedelta(minutes=env_int("WEEKLY_DEADLINE_MINUTES", 30))
 # Where the daily report's HTML pages are written (served by the plugin under /reports).
-REPORTS_DIR = _env("REPORTS_DIR", str(__import__("pathlib").Path(__file__).resolve().parent.parent / "reports"))
+REPORTS_DIR = _env("REPORTS_DIR", str(PROJECT_ROOT / "reports"))
 
 # ---------------------------------------------------------------- operations (issue 5)
 # Slots of the Airflow pool WAREHOUSE_POOL: at most this many warehouse-writing tasks at once
@@ -103,8 +105,6 @@ def signals_providers() -> list[str]:
 
 def signals_drop_dir() -> str:
     """Folder the file provider reads ``*.csv`` and ``*.jsonl`` drops from."""
-    from agent_warehouse import PROJECT_ROOT
-
     return _env("SIGNALS_DROP_DIR", str(PROJECT_ROOT / "signals_drop"))
 
 

@@ -72,14 +72,16 @@ def daily_rollup() -> None:
             conn.close()
 
     @task
-    def score_health(rolled: dict) -> dict:
-        """Health scores for every day just recomputed (its own day included)."""
+    def score_health(rolled: dict, data_interval_start=None) -> dict:
+        """Health scores for every day just recomputed and the days whose baseline they are."""
         from agent_warehouse import periods
         from agent_warehouse.db import hook_connection
 
+        days = periods.days_to_score([periods.as_date(d["day"]) for d in rolled["days"]],
+                                     upto=periods.as_date(data_interval_start))
         conn = hook_connection()
         try:
-            return {d["day"]: periods.health_day(conn, periods.as_date(d["day"])) for d in rolled["days"]}
+            return {d.isoformat(): periods.health_day(conn, d) for d in days}
         finally:
             conn.close()
 

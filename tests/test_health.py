@@ -84,3 +84,10 @@ def test_rerun_is_identical_and_vanished_workspaces_lose_their_row(wh, scored):
     wh.commit()
     assert periods.health_day(wh, DAY) == 3
     assert health(wh, scored["new"]) is None
+
+
+def test_a_recomputed_day_rescores_the_week_after_it():
+    d = date(2026, 1, 1)
+    assert periods.days_to_score([d, date(2026, 1, 9)], upto=date(2026, 1, 10)) == [
+        d + timedelta(days=k) for k in range(10)]
+    assert periods.days_to_score([date(2026, 1, 10)], upto=date(2026, 1, 10)) == [date(2026, 1, 10)]
