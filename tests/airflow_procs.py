@@ -41,6 +41,7 @@ def service_env(port: int, home: Path, **extra: str) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__API_AUTH__JWT_SECRET": "integration-test-secret",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -49,6 +50,24 @@ def service_env(port: int, home: Path, **extra: str) -> dict[str, str]:
     })
     env.update(extra)
     return env
+
+
+@contextmanager
+def private_metadata_db(name: str, env: dict[str, str]) -> Iterator[str]:
+    """A fresh Airflow metadata database for services under test: the session's one holds
+    dag.test() runs and paused DAGs that a real scheduler would pick up or wait on."""
+    from agent_warehouse import devdb
+
+    devdb.drop_database(name)
+    devdb.ensure_database(name)
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = devdb.sqlalchemy_uri(name)
+    try:
+        for cmd in (["db", "migrate"], ["pools", "set", "warehouse_writers", "4", "warehouse writers"]):
+            done = subprocess.run([AIRFLOW, *cmd], env=env, capture_output=True, text=True, timeout=180)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        yield devdb.sqlalchemy_uri(name)
+    finally:
+        devdb.drop_database(name)
 
 
 @contextmanager

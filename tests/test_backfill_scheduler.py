@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from test_daily_weekly import assert_matches, raw_rows
 
 from agent_warehouse import devdb
 from agent_warehouse.synthetic import insert_runs, make_runs
+from airflow_procs import free_port
 from conftest import HOUR
 from oracle import daily_metrics
 from test_hourly import assert_exact
@@ -43,12 +43,6 @@ ROLLUP_TABLES = ("analytics.execution_metrics_hourly", "analytics.runtime_sketch
                  "analytics.user_activity_hourly", "analytics.execution_metrics_daily",
                  "analytics.runtime_sketch_daily", "analytics.workspace_activity_daily",
                  "analytics.workspace_health_daily")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Its own metadata database: the session's holds the DAG runs of dag.test() (same dates,
@@ -100,6 +94,7 @@ def test_backfill_on_the_real_scheduler_then_reprocess_gives_identical_rows(wh, 
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": devdb.sqlalchemy_uri(SCHED_META_DB),
            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
            "AIRFLOW__CORE__PARALLELISM": "4",
+           "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
            "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
            "AIRFLOW__API__PORT": str(port),

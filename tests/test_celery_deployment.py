@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from agent_warehouse.synthetic import insert_runs, make_runs
-from airflow_procs import Api, free_port, service_env, services, wait_for
+from airflow_procs import Api, free_port, private_metadata_db, service_env, services, wait_for
 from test_hourly import H0, RUN_AT, assert_exact
 
 REDIS = os.environ.get("AGENT_WAREHOUSE_TEST_REDIS", "127.0.0.1:6379")
@@ -32,40 +32,40 @@ pytestmark = pytest.mark.skipif(not redis_reachable(),
                                 reason=f"no Redis reachable at {REDIS} for the Celery broker")
 
 
-def test_hourly_rollup_triggered_over_rest_runs_on_a_celery_worker(wh, airflow_db, tmp_path):
+def test_hourly_rollup_triggered_over_rest_runs_on_a_celery_worker(wh, tmp_path):
     workspaces = [str(uuid.uuid4()) for _ in range(6)]
     insert_runs(wh, make_runs(random.Random(21), H0, 1500, workspaces))
-    meta = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2", "db+postgresql")
     port = free_port()
     queue = f"agent_warehouse_test_{os.getpid()}"
     env = service_env(
         port, tmp_path / "home",
         AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
         AIRFLOW__CELERY__BROKER_URL=f"redis://{REDIS}/{7 + os.getpid() % 8}",
-        AIRFLOW__CELERY__RESULT_BACKEND=meta,
         AIRFLOW__OPERATORS__DEFAULT_QUEUE=queue,
         AIRFLOW__CELERY__WORKER_CONCURRENCY="2",
     )
     commands = [["api-server"], ["dag-processor"], ["scheduler"],
                 ["celery", "worker", "--queues", queue, "--concurrency", "2"]]
-    with services(commands, env, tmp_path / "logs"):
-        api = Api(port)
-        wait_for(api.healthy, 90, "the api-server")
-        api.login()
-        wait_for(lambda: api.get("/api/v2/dags/hourly_rollup").status_code == 200, 90,
-                 "the dag-processor to serialize hourly_rollup")
-        assert api.patch("/api/v2/dags/hourly_rollup", {"is_paused": False}).status_code == 200
-        r = api.post("/api/v2/dags/hourly_rollup/dagRuns",
-                     {"dag_run_id": "celery-proof", "logical_date": RUN_AT.isoformat(), "conf": {}})
-        assert r.status_code == 200, r.text
-        assert r.json()["data_interval_start"].startswith("2026-01-05T09:00:00")
+    with private_metadata_db(f"test_meta_celery_{os.getpid()}", env) as meta:
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + meta.replace("postgresql+psycopg2", "postgresql")
+        with services(commands, env, tmp_path / "logs"):
+            api = Api(port)
+            wait_for(api.healthy, 90, "the api-server")
+            api.login()
+            wait_for(lambda: api.get("/api/v2/dags/hourly_rollup").status_code == 200, 90,
+                     "the dag-processor to serialize hourly_rollup")
+            assert api.patch("/api/v2/dags/hourly_rollup", {"is_paused": False}).status_code == 200
+            r = api.post("/api/v2/dags/hourly_rollup/dagRuns",
+                         {"dag_run_id": "celery-proof", "logical_date": RUN_AT.isoformat(), "conf": {}})
+            assert r.status_code == 200, r.text
+            assert r.json()["data_interval_start"].startswith("2026-01-05T09:00:00")
 
-        def finished() -> str | None:
-            state = api.get("/api/v2/dags/hourly_rollup/dagRuns/celery-proof").json()["state"]
-            return state if state in ("success", "failed") else None
+            def finished() -> str | None:
+                state = api.get("/api/v2/dags/hourly_rollup/dagRuns/celery-proof").json()["state"]
+                return state if state in ("success", "failed") else None
 
-        state = wait_for(finished, 240, "the run to finish", interval=2)
-        tis = api.get("/api/v2/dags/hourly_rollup/dagRuns/celery-proof/taskInstances").json()["task_instances"]
+            state = wait_for(finished, 240, "the run to finish", interval=2)
+            tis = api.get("/api/v2/dags/hourly_rollup/dagRuns/celery-proof/taskInstances").json()["task_instances"]
     logs = "".join(p.read_text(errors="replace")[-3000:] for p in (tmp_path / "logs").glob("*.log"))
     assert state == "success", logs
     assert {t["state"] for t in tis} == {"success"}
