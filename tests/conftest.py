@@ -122,6 +122,11 @@ def wh(migrated) -> Any:
     conn = connect()
     with conn.cursor() as cur:
         cur.execute("TRUNCATE " + ", ".join(TABLES_TO_CLEAN))
+        # Day partitions earlier tests created would look like history to the next one.
+        cur.execute("SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE i.inhparent = 'public.agent_runs'::regclass AND c.relname <> 'agent_runs_default'")
+        for (partition,) in cur.fetchall():
+            cur.execute(f"DROP TABLE {partition}")
         cur.execute("TRUNCATE ops.agent_runs_invalidations")
     conn.commit()
     yield conn

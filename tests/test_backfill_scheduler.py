@@ -133,6 +133,7 @@ def test_backfill_on_the_real_scheduler_then_reprocess_gives_identical_rows(wh, 
 
     try:
         cli(("db", "migrate"))
+        cli(("pools", "set", "warehouse_writers", "4", "warehouse writers"))  # the tasks' pool
         start("api-server", "api-server", "--port", str(port))
         start("dag-processor", "dag-processor")
         start("scheduler", "scheduler")
