@@ -47,7 +47,8 @@ $(AIRFLOW_DB): $(STAMP) $(wildcard dags/*.py plugins/*.py agent_warehouse/*.py a
 	@touch $@
 
 demo: install airflow-db migrate ## Load a synthetic day and roll it up through Airflow
-	$(WITH_DB) AGENT_WAREHOUSE_DEADLINES=off AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(PY) -m agent_warehouse.demo
+	$(WITH_DB) AGENT_WAREHOUSE_DEADLINES=off AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING \
+	  AGENT_WAREHOUSE_SIGNALS_PROVIDERS=$${AGENT_WAREHOUSE_SIGNALS_PROVIDERS:-file,synthetic} $(PY) -m agent_warehouse.demo
 
 test: install ## Run the test suite (real PostgreSQL, real Airflow runs)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from agent_warehouse import hourly, settings
-from agent_warehouse.db import run_script
+from agent_warehouse.db import run_script, transaction
 
 # Airflow Variable (JSON: {"raw_days": .., "hourly_days": .., "job_runs_days": ..}) that
 # overrides the settings for every cleanup run; a run's params override it in turn.
@@ -60,13 +60,19 @@ def hours_to_repair(conn: Any, keep_from: date) -> list[datetime]:
     return [r[0] for r in run_script(conn, "cleanup/hours_to_repair.sql", {"keep_from": keep_from})]
 
 
-def ensure_daily_rollups_current(conn: Any, keep_from: date) -> None:
-    """Hook for the daily rollup's check: days before ``keep_from`` must be rolled up daily.
+def ensure_daily_rollups_current(conn: Any, keep_from: date) -> list[str]:
+    """Days before ``keep_from`` keep their daily rows for ever, so they must be current
+    before their raw rows go: recompute every such day that changed or was never rolled up."""
+    from agent_warehouse import periods
 
-    The daily rollup (analytics.execution_metrics_daily) is built on another branch; until
-    it lands, hourly rollups are the complete record of dropped days. Add the check here:
-    raise RetentionRefused when a day about to lose its raw rows has no current daily row.
-    """
+    with transaction(conn) as cur:
+        cur.execute("SELECT min(hour) FROM analytics.execution_metrics_hourly WHERE hour < %s",
+                    (periods.utc_midnight(keep_from),))
+        (oldest,) = cur.fetchone()
+    if oldest is None:
+        return []
+    days = periods.stale_periods(conn, "day", periods.as_date(oldest), keep_from)
+    return [periods.rollup_day(conn, d)["day"] for d in days]
 
 
 def make_current(conn: Any, keep_from: date) -> list[str]:
