@@ -97,6 +97,22 @@ def daily_rollup() -> None:
         finally:
             conn.close()
 
+    @task
+    def signals_derive_and_score(data_interval_start=None, dag_run=None) -> dict:
+        """Granular mode of the signal job: derive and score the day from the signals the
+        hourly runs ingested, one audit row per workspace (docs/signals.md)."""
+        from agent_warehouse import periods
+        from agent_warehouse.db import hook_connection
+        from agent_warehouse.signals import pipeline
+
+        conn = hook_connection()
+        try:
+            out = pipeline.run_daily(conn, periods.as_date(data_interval_start), ingest_first=False,
+                                     dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+        finally:
+            conn.close()
+        return {"inserted": out["inserted"], "workspaces": len(out["workspaces"])}
+
     @task(trigger_rule="all_done")
     def finish_audit(ti=None) -> None:
         """Close the audit row; fail the run if any step before did not succeed."""
@@ -125,7 +141,9 @@ def daily_rollup() -> None:
     rolled = rollup_days()
     health = score_health(rolled)
     report = write_report()
-    chain(check_schema(), start_audit(), rolled, health, report, finish_audit())
+    schema_ok = check_schema()
+    chain(schema_ok, start_audit(), rolled, health, report, finish_audit())
+    schema_ok >> signals_derive_and_score()  # beside the rollup: a signal failure shows on its own
 
 
 daily_rollup()
