@@ -20,7 +20,7 @@ from typing import Any
 from tabulate import tabulate
 
 from agent_warehouse import PROJECT_ROOT, devdb, hourly, migrations, periods
-from agent_warehouse.db import connect, run_script, transaction
+from agent_warehouse.db import connect, run_script, statements, transaction
 from agent_warehouse.synthetic import HOUR, generate_hours
 
 DAY0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: the benchmark week starts here
@@ -57,6 +57,21 @@ def bench_dsn() -> str:
     devdb.ensure_database("bench")
     os.environ["AIRFLOW_CONN_WAREHOUSE"] = devdb.connection_uri("bench")
     return f"host={devdb.socket_dir()} user=postgres dbname=bench"
+
+
+def metrics_step_seconds(conn: Any, start: datetime) -> tuple[float, float]:
+    """rollup_hour.sql statement by statement in one transaction: (metrics step, whole file)."""
+    params = {"start": start, "end": start + HOUR}
+    script = statements("hourly/rollup_hour.sql")
+    # everything up to the statement writing the sketch partials: lock, log, metrics, partials
+    upto = next(i for i, s in enumerate(script) if "INSERT INTO analytics.runtime_sketch_hourly" in s) + 1
+    spent = []
+    with transaction(conn) as cur:
+        for statement in script:
+            began = time.perf_counter()
+            cur.execute(statement, params)
+            spent.append(time.perf_counter() - began)
+    return sum(spent[:upto]), sum(spent)
 
 
 def naive_hour(conn: Any, start: datetime) -> None:
@@ -109,12 +124,16 @@ def main() -> None:
     pairs = project_pairs()
     mid = DAY0 + (HOURS // 2) * HOUR
 
-    # hourly: one hour, the project's whole step against the seed's single statement
+    # hourly: one hour, the project's execution-metrics step with its partials against the
+    # seed's single statement; the whole hourly step (all tables) is reported beside it
     naive = best_of(2, lambda: naive_hour(conn, mid))
-    project = best_of(2, lambda: hourly.rollup_hour(conn, mid))
-    results["hourly"] = {"project_s": project, "naive_s": naive}
-    results["notes"]["hourly"] = ("project = rollup_hour.sql: metrics + sketch partials + user and "
-                                  "workspace activity + rejected rows; best of 2 each")
+    steps = [metrics_step_seconds(conn, mid) for _ in range(2)]
+    results["hourly"] = {"project_s": min(m for m, _ in steps), "naive_s": naive,
+                         "whole_step_s": min(w for _, w in steps)}
+    results["notes"]["hourly"] = ("project_s = the execution-metrics and sketch-partials statements of "
+                                  "rollup_hour.sql (lock and log consumption included); whole_step_s = "
+                                  "the whole file (user and workspace activity, rejected rows too); "
+                                  "best of 2 each")
 
     began = time.perf_counter()
     for i in range(HOURS):
@@ -123,6 +142,9 @@ def main() -> None:
 
     day_end = DAY0 + timedelta(days=1)
     week_end = DAY0 + timedelta(days=7)
+    # In production the daily runs have made every day of the week current before the weekly
+    # run; here the other six days have no data, so make them current untimed first.
+    periods.bring_days_up_to_date(conn, (DAY0 + timedelta(days=1)).date(), week_end.date())
     for name, start, end in (("daily", DAY0, day_end), ("weekly", DAY0, week_end)):
         naive = timed(lambda s=start, e=end: naive_period(conn, s, e))
         project = timed(lambda f=pairs[name], s=start: f(conn, s))

@@ -71,3 +71,25 @@ def finish_audit(job_id: int, *, ok: bool, rows_written: int, details: dict[str,
                          rows_written=rows_written, error=error, details=details)
     finally:
         conn.close()
+
+
+def check_schema_task() -> Any:
+    """Every DAG's first task: fail early, naming the fix, if `make migrate` is due."""
+    from airflow.sdk import task
+
+    @task(task_id="check_schema")
+    def run_check() -> None:
+        check_schema()
+
+    return run_check()
+
+
+def start_audit_task(job_type: str) -> Any:
+    """The task that opens the run's ``ops.job_runs`` row; its XCom is the row's id."""
+    from airflow.sdk import get_current_context, task
+
+    @task(task_id="start_audit")
+    def run_start() -> int:
+        return start_audit(job_type, get_current_context())
+
+    return run_start()

@@ -27,7 +27,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import Param, chain, dag, task
 
 from agent_warehouse import SQL_DIR, settings
-from agent_warehouse.dag_support import DEFAULT_ARGS
+from agent_warehouse.dag_support import DEFAULT_ARGS, check_schema_task, start_audit_task
 from agent_warehouse.deadlines import deadline_alert
 from agent_warehouse.timetables import ClosedPeriodTimetable
 
@@ -58,12 +58,6 @@ from agent_warehouse.timetables import ClosedPeriodTimetable
     tags=["retention", "daily", "warehouse"],
 )
 def cleanup_old_data() -> None:
-    @task
-    def check_schema() -> None:
-        from agent_warehouse.dag_support import check_schema
-
-        check_schema()
-
     ensure_partitions = SQLExecuteQueryOperator(
         task_id="ensure_partitions",
         conn_id=settings.WAREHOUSE_CONN_ID,
@@ -71,14 +65,6 @@ def cleanup_old_data() -> None:
         parameters={"start": "{{ data_interval_end }}", "days_ahead": settings.PARTITIONS_AHEAD_DAYS},
         hook_params=settings.hook_params(),
     )
-
-    @task
-    def start_audit() -> int:
-        from airflow.sdk import get_current_context
-
-        from agent_warehouse.dag_support import start_audit
-
-        return start_audit("cleanup_old_data", get_current_context())
 
     @task
     def drop_expired(params=None, data_interval_end=None) -> dict:
@@ -111,7 +97,7 @@ def cleanup_old_data() -> None:
         if not ok:
             raise RuntimeError("cleanup_old_data did not complete: nothing past the failed step was dropped")
 
-    chain(check_schema(), ensure_partitions, start_audit(), drop_expired(), finish_audit())
+    chain(check_schema_task(), ensure_partitions, start_audit_task("cleanup_old_data"), drop_expired(), finish_audit())
 
 
 cleanup_old_data()

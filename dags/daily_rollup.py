@@ -26,7 +26,7 @@ from datetime import timedelta
 from airflow.sdk import chain, dag, task
 
 from agent_warehouse import settings
-from agent_warehouse.dag_support import DEFAULT_ARGS
+from agent_warehouse.dag_support import DEFAULT_ARGS, check_schema_task, start_audit_task
 from agent_warehouse.deadlines import deadline_alert
 from agent_warehouse.timetables import ClosedPeriodTimetable
 
@@ -44,21 +44,6 @@ from agent_warehouse.timetables import ClosedPeriodTimetable
     tags=["rollup", "daily", "warehouse"],
 )
 def daily_rollup() -> None:
-    @task
-    def check_schema() -> None:
-        """Fail early, with the fix in the message, if `make migrate` is due."""
-        from agent_warehouse.dag_support import check_schema
-
-        check_schema()
-
-    @task
-    def start_audit() -> int:
-        from airflow.sdk import get_current_context
-
-        from agent_warehouse.dag_support import start_audit
-
-        return start_audit("daily_rollup", get_current_context())
-
     @task
     def rollup_days(data_interval_start=None) -> dict:
         """Hours up to date, then this day and every earlier changed day, one transaction each."""
@@ -141,8 +126,8 @@ def daily_rollup() -> None:
     rolled = rollup_days()
     health = score_health(rolled)
     report = write_report()
-    schema_ok = check_schema()
-    chain(schema_ok, start_audit(), rolled, health, report, finish_audit())
+    schema_ok = check_schema_task()
+    chain(schema_ok, start_audit_task("daily_rollup"), rolled, health, report, finish_audit())
     schema_ok >> signals_derive_and_score()  # beside the rollup: a signal failure shows on its own
 
 

@@ -23,7 +23,7 @@ from datetime import timedelta
 from airflow.sdk import Param, chain, dag, task
 
 from agent_warehouse import settings
-from agent_warehouse.dag_support import DEFAULT_ARGS
+from agent_warehouse.dag_support import DEFAULT_ARGS, check_schema_task
 from agent_warehouse.deadlines import deadline_alert
 from agent_warehouse.timetables import ClosedPeriodTimetable
 
@@ -52,12 +52,6 @@ PACK_PATTERN = "^[a-z0-9_-]{1,64}$"
     tags=["signals", "daily", "warehouse"],
 )
 def daily_signal_aggregation() -> None:
-    @task
-    def check_schema() -> None:
-        from agent_warehouse.dag_support import check_schema
-
-        check_schema()
-
     @task
     def plan(params=None, dag_run=None, data_interval_start=None, ti=None) -> list[str]:
         """The workspaces to score (the mapped list) and, as XComs ``day`` and ``run_job_id``,
@@ -178,7 +172,7 @@ def daily_signal_aggregation() -> None:
     derived = derive(planned["day"])
     scored = score_and_rank.partial(day=planned["day"], report=report).expand(
         workspace_id=planned)
-    chain(check_schema(), planned, report, derived, scored, finish_audit())
+    chain(check_schema_task(), planned, report, derived, scored, finish_audit())
 
 
 daily_signal_aggregation()

@@ -25,7 +25,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import chain, dag, task
 
 from agent_warehouse import SQL_DIR, settings
-from agent_warehouse.dag_support import DEFAULT_ARGS
+from agent_warehouse.dag_support import DEFAULT_ARGS, check_schema_task, start_audit_task
 from agent_warehouse.deadlines import deadline_alert
 from agent_warehouse.timetables import ClosedPeriodTimetable
 
@@ -46,13 +46,6 @@ INTERVAL = {"start": "{{ data_interval_start }}", "end": "{{ data_interval_end }
     tags=["rollup", "hourly", "warehouse"],
 )
 def hourly_rollup() -> None:
-    @task
-    def check_schema() -> None:
-        """Fail early, with the fix in the message, if `make migrate` is due."""
-        from agent_warehouse.dag_support import check_schema
-
-        check_schema()
-
     ensure_partitions = SQLExecuteQueryOperator(
         task_id="ensure_partitions",
         conn_id=settings.WAREHOUSE_CONN_ID,
@@ -60,14 +53,6 @@ def hourly_rollup() -> None:
         parameters={"start": "{{ data_interval_start }}", "days_ahead": settings.PARTITIONS_AHEAD_DAYS},
         hook_params=settings.hook_params(),
     )
-
-    @task
-    def start_audit() -> int:
-        from airflow.sdk import get_current_context
-
-        from agent_warehouse.dag_support import start_audit
-
-        return start_audit("hourly_rollup", get_current_context())
 
     rollup_hour = SQLExecuteQueryOperator(
         task_id="rollup_hour",
@@ -135,9 +120,9 @@ def hourly_rollup() -> None:
             conn.close()
         return {k: report[k] for k in ("inserted", "rejected", "failed")}
 
-    job = start_audit()
+    job = start_audit_task("hourly_rollup")
     repaired = repair_changed_hours()
-    schema_ok = check_schema()
+    schema_ok = check_schema_task()
     chain(schema_ok, ensure_partitions, job, rollup_hour, repaired, refresh_views(), finish_audit())
     schema_ok >> ingest_signals()
 

@@ -22,7 +22,7 @@ from datetime import timedelta
 from airflow.sdk import chain, dag, task
 
 from agent_warehouse import settings
-from agent_warehouse.dag_support import DEFAULT_ARGS
+from agent_warehouse.dag_support import DEFAULT_ARGS, check_schema_task, start_audit_task
 from agent_warehouse.deadlines import deadline_alert
 from agent_warehouse.timetables import ClosedPeriodTimetable
 
@@ -40,20 +40,6 @@ from agent_warehouse.timetables import ClosedPeriodTimetable
     tags=["rollup", "weekly", "warehouse"],
 )
 def weekly_rollup() -> None:
-    @task
-    def check_schema() -> None:
-        from agent_warehouse.dag_support import check_schema
-
-        check_schema()
-
-    @task
-    def start_audit() -> int:
-        from airflow.sdk import get_current_context
-
-        from agent_warehouse.dag_support import start_audit
-
-        return start_audit("weekly_rollup", get_current_context())
-
     @task
     def rollup_weeks(data_interval_start=None) -> dict:
         """Hours and days up to date, then this week and every earlier changed week."""
@@ -88,7 +74,7 @@ def weekly_rollup() -> None:
         if not ok:
             raise RuntimeError("weekly_rollup did not complete: see the failed task and ops.job_runs")
 
-    chain(check_schema(), start_audit(), rollup_weeks(), finish_audit())
+    chain(check_schema_task(), start_audit_task("weekly_rollup"), rollup_weeks(), finish_audit())
 
 
 weekly_rollup()

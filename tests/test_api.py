@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -19,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from agent_warehouse.api import app
 from agent_warehouse.signals import score
-from conftest import ROOT
+from airflow_procs import Api, free_port, services, wait_for
 
 TOKEN = "test-token-9f1c"
 AUTH = {"X-Internal-Token": TOKEN}
@@ -210,31 +206,13 @@ def test_a_run_over_every_workspace_fills_the_api_row_with_totals(client, known,
     assert rows == [(ws, "success", "growth", datetime(2026, 1, 5, tzinfo=UTC)) for ws in sorted(known)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_real_api_server_over_http(known, dag_in_db, wh):
-    port = _free_port()
+def test_real_api_server_over_http(known, dag_in_db, wh, tmp_path):
+    port = free_port()
     env = {**os.environ, "INTERNAL_JOB_TOKEN": TOKEN, "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"}
-    log_path = os.path.join(os.environ["AIRFLOW_HOME"], "api-server-test.log")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "airflow"), "api-server",
-                                 "--port", str(port), "--host", "127.0.0.1", "--workers", "1"],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
+    command = ["api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"]
+    with services([command], env, tmp_path / "logs"):
+        wait_for(Api(port).healthy, 60, "the api-server")
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, open(log_path).read()[-3000:]
-            time.sleep(0.5)
         url = f"{base}/internal/run_daily_aggregation"
         assert httpx.post(url, params={"workspace_id": known[0]}, timeout=30).status_code == 401
         assert httpx.post(url, params={"workspace_id": known[0]}, headers={"X-Internal-Token": "x"},
@@ -251,11 +229,4 @@ def test_real_api_server_over_http(known, dag_in_db, wh):
         got = httpx.get(f"{base}/internal/job_runs/{body['job_run_id']}", headers=AUTH, timeout=30)
         assert got.status_code == 200 and got.json() == body
         assert len(dag_runs()) == 1
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert TOKEN not in open(log_path).read()
+    assert TOKEN not in (tmp_path / "logs" / "api-server.log").read_text()
