@@ -93,3 +93,16 @@ def start_audit_task(job_type: str) -> Any:
         return start_audit(job_type, get_current_context())
 
     return run_start()
+
+
+def ensure_partitions_task(from_field: str = "data_interval_start") -> Any:
+    """Daily partitions of agent_runs from the run's day (``from_field``) on, created ahead."""
+    from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+
+    return SQLExecuteQueryOperator(
+        task_id="ensure_partitions",
+        conn_id=settings.WAREHOUSE_CONN_ID,
+        sql="ops/ensure_partitions.sql",
+        parameters={"start": "{{ " + from_field + " }}", "days_ahead": settings.PARTITIONS_AHEAD_DAYS},
+        hook_params=settings.hook_params(),
+    )

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import Param, chain, dag, task
 
 from agent_warehouse import SQL_DIR, settings
-from agent_warehouse.dag_support import DEFAULT_ARGS, check_schema_task, start_audit_task
+from agent_warehouse.dag_support import (
+    DEFAULT_ARGS,
+    check_schema_task,
+    ensure_partitions_task,
+    start_audit_task,
+)
 from agent_warehouse.deadlines import deadline_alert
 from agent_warehouse.timetables import ClosedPeriodTimetable
 
@@ -58,13 +62,7 @@ from agent_warehouse.timetables import ClosedPeriodTimetable
     tags=["retention", "daily", "warehouse"],
 )
 def cleanup_old_data() -> None:
-    ensure_partitions = SQLExecuteQueryOperator(
-        task_id="ensure_partitions",
-        conn_id=settings.WAREHOUSE_CONN_ID,
-        sql="ops/ensure_partitions.sql",
-        parameters={"start": "{{ data_interval_end }}", "days_ahead": settings.PARTITIONS_AHEAD_DAYS},
-        hook_params=settings.hook_params(),
-    )
+    ensure_partitions = ensure_partitions_task("data_interval_end")
 
     @task
     def drop_expired(params=None, data_interval_end=None) -> dict:

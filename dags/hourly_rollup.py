@@ -25,7 +25,12 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import chain, dag, task
 
 from agent_warehouse import SQL_DIR, settings
-from agent_warehouse.dag_support import DEFAULT_ARGS, check_schema_task, start_audit_task
+from agent_warehouse.dag_support import (
+    DEFAULT_ARGS,
+    check_schema_task,
+    ensure_partitions_task,
+    start_audit_task,
+)
 from agent_warehouse.deadlines import deadline_alert
 from agent_warehouse.timetables import ClosedPeriodTimetable
 
@@ -46,13 +51,7 @@ INTERVAL = {"start": "{{ data_interval_start }}", "end": "{{ data_interval_end }
     tags=["rollup", "hourly", "warehouse"],
 )
 def hourly_rollup() -> None:
-    ensure_partitions = SQLExecuteQueryOperator(
-        task_id="ensure_partitions",
-        conn_id=settings.WAREHOUSE_CONN_ID,
-        sql="ops/ensure_partitions.sql",
-        parameters={"start": "{{ data_interval_start }}", "days_ahead": settings.PARTITIONS_AHEAD_DAYS},
-        hook_params=settings.hook_params(),
-    )
+    ensure_partitions = ensure_partitions_task()
 
     rollup_hour = SQLExecuteQueryOperator(
         task_id="rollup_hour",
