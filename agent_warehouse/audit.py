@@ -6,30 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from agent_warehouse.db import transaction
-
-_START = """
-INSERT INTO ops.job_runs AS j (job_type, dag_id, run_id, workspace_id, status, started_at,
-                               idempotency_key, run_type, triggered_by, period_start, period_end)
-VALUES (%(job_type)s, %(dag_id)s, %(run_id)s, %(workspace_id)s, 'running', now(),
-        %(key)s, %(run_type)s, %(triggered_by)s, %(period_start)s, %(period_end)s)
-ON CONFLICT (idempotency_key) DO UPDATE SET
-    status = 'running', started_at = now(), finished_at = NULL, error = NULL,
-    run_type = EXCLUDED.run_type, triggered_by = EXCLUDED.triggered_by
-RETURNING id
-"""
-
-_FINISH = """
-UPDATE ops.job_runs
-SET status = %(status)s, finished_at = now(), rows_written = %(rows_written)s,
-    error = coalesce(%(error)s, error), details = details || %(details)s::jsonb
-WHERE id = %(id)s
-"""
-
-_ERROR = """
-UPDATE ops.job_runs SET error = coalesce(error || E'\n', '') || %(error)s
-WHERE idempotency_key = %(key)s
-"""
+from agent_warehouse.db import sql, transaction
 
 
 def run_key(dag_id: str, run_id: str, workspace_id: str | None = None) -> str:
@@ -51,7 +28,7 @@ def start_job(
     key: str | None = None,
 ) -> int:
     with transaction(conn) as cur:
-        cur.execute(_START, {
+        cur.execute(sql("audit/start_job.sql"), {
             "job_type": job_type, "dag_id": dag_id, "run_id": run_id,
             "workspace_id": workspace_id, "key": key or run_key(dag_id, run_id, workspace_id),
             "run_type": run_type, "triggered_by": triggered_by,
@@ -70,10 +47,10 @@ def finish_job(
     details: dict[str, Any] | None = None,
 ) -> None:
     with transaction(conn) as cur:
-        cur.execute(_FINISH, {"id": job_id, "status": status, "rows_written": rows_written,
+        cur.execute(sql("audit/finish_job.sql"), {"id": job_id, "status": status, "rows_written": rows_written,
                               "error": error, "details": json.dumps(details or {}, default=str)})
 
 
 def record_error(conn: Any, key: str, error: str) -> None:
     with transaction(conn) as cur:
-        cur.execute(_ERROR, {"key": key, "error": error[:4000]})
+        cur.execute(sql("audit/record_error.sql"), {"key": key, "error": error[:4000]})

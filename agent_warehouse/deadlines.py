@@ -11,19 +11,15 @@ from agent_warehouse import settings
 
 log = logging.getLogger(__name__)
 
-_RECORD = """
-INSERT INTO ops.deadline_misses (dag_id, run_id, deadline_minutes, detail)
-VALUES (%(dag_id)s, %(run_id)s, %(minutes)s, %(detail)s)
-"""
 
 
 def _record(dag_id: str, run_id: str, minutes: float, detail: str) -> None:
-    from agent_warehouse.db import hook_connection, transaction
+    from agent_warehouse.db import hook_connection, sql, transaction
 
     conn = hook_connection()
     try:
         with transaction(conn) as cur:
-            cur.execute(_RECORD, {"dag_id": dag_id, "run_id": run_id, "minutes": minutes,
+            cur.execute(sql("audit/record_deadline_miss.sql"), {"dag_id": dag_id, "run_id": run_id, "minutes": minutes,
                                   "detail": detail})
     finally:
         conn.close()

@@ -14,28 +14,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from agent_warehouse import hourly
-from agent_warehouse.db import run_script, transaction
+from agent_warehouse.db import run_script, sql, transaction
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
 
-_MISSING_HOURS = """
-SELECT h
-FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 hour', interval '1 hour') h
-WHERE NOT EXISTS (SELECT 1 FROM ops.hours_rolled_up r WHERE r.hour = h)
-ORDER BY h
-"""
 
-# Periods before ``end`` whose partials changed, and periods in [start, end) never computed.
-_STALE = """
-SELECT DISTINCT period FROM ops.rollup_invalidations
-WHERE grain = %(grain)s AND period < %(end)s::date
-UNION
-SELECT p::date
-FROM generate_series(%(start)s::date::timestamp, %(end)s::date - %(step)s::interval, %(step)s::interval) p
-WHERE NOT EXISTS (SELECT 1 FROM ops.periods_rolled_up r WHERE r.grain = %(grain)s AND r.period = p::date)
-ORDER BY 1
-"""
 
 
 def utc_midnight(day: date) -> datetime:
@@ -56,7 +40,7 @@ def bring_hours_up_to_date(conn: Any, start: datetime, end: datetime) -> dict[st
     rolled up; each hour is one transaction (``rollup_hour.sql``)."""
     repaired = hourly.repair(conn, before=end)
     with transaction(conn) as cur:
-        cur.execute(_MISSING_HOURS, {"start": start, "end": end})
+        cur.execute(sql("periods/missing_hours.sql"), {"start": start, "end": end})
         missing = [row[0] for row in cur.fetchall()]
     rolled = [hourly.rollup_hour(conn, h) for h in missing]
     return {"hours_repaired": [r["hour"] for r in repaired],
@@ -66,7 +50,7 @@ def bring_hours_up_to_date(conn: Any, start: datetime, end: datetime) -> dict[st
 def stale_periods(conn: Any, grain: str, start: date, end: date) -> list[date]:
     step = "1 day" if grain == "day" else "7 days"
     with transaction(conn) as cur:
-        cur.execute(_STALE, {"grain": grain, "start": start, "end": end, "step": step})
+        cur.execute(sql("periods/stale_periods.sql"), {"grain": grain, "start": start, "end": end, "step": step})
         return [row[0] for row in cur.fetchall()]
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from agent_warehouse import hourly, settings
-from agent_warehouse.db import run_script, transaction
+from agent_warehouse.db import run_script
 
 # Airflow Variable (JSON: {"raw_days": .., "hourly_days": .., "job_runs_days": ..}) that
 # overrides the settings for every cleanup run; a run's params override it in turn.
@@ -65,10 +65,8 @@ def ensure_daily_rollups_current(conn: Any, keep_from: date) -> list[str]:
     before their raw rows go: recompute every such day that changed or was never rolled up."""
     from agent_warehouse import periods
 
-    with transaction(conn) as cur:
-        cur.execute("SELECT min(hour) FROM analytics.execution_metrics_hourly WHERE hour < %s",
-                    (periods.utc_midnight(keep_from),))
-        (oldest,) = cur.fetchone()
+    ((oldest,),) = run_script(conn, "cleanup/oldest_rolled_up_hour.sql",
+                              {"before": periods.utc_midnight(keep_from)})
     if oldest is None:
         return []
     days = periods.stale_periods(conn, "day", periods.as_date(oldest), keep_from)
