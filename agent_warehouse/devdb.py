@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from functools import cache
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from agent_warehouse import PROJECT_ROOT
 
@@ -61,8 +62,11 @@ def drop_database(name: str) -> None:
         conn.close()
 
 
+@cache
 def socket_dir() -> str:
-    return str(PGDATA)
+    """Where the server's unix socket is: ``PGDATA`` unless that path is too long for a
+    socket, when pgserver picks a runtime folder instead; its own URI says which."""
+    return parse_qs(urlsplit(server().get_uri()).query).get("host", [str(PGDATA)])[0]
 
 
 def sqlalchemy_uri(database: str) -> str:
