@@ -16,7 +16,7 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 
 # Starts the embedded PostgreSQL unless AIRFLOW_CONN_WAREHOUSE (and the metadata
 # database) are already set, and exports where they are.
-WITH_DB = eval "$$($(PY) -m agent_warehouse.devdb env)" &&
+WITH_DB = eval "$$($(PY) -m tools.devdb env)" &&
 
 .PHONY: help install demo test lint migrate airflow airflow-db db-stop clean bench
 
@@ -25,16 +25,15 @@ help: ## List the targets
 
 install: $(STAMP) ## Create .venv and install the pinned requirements (idempotent)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	# Make the project's package importable from every process of the venv.
-	$(PY) -c "import site; print('$(CURDIR)')" > "$$($(PY) -c 'import site; print(site.getsitepackages()[0])')/agent_warehouse.pth"
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 migrate: install ## Create or upgrade the warehouse schema (safe to rerun)
-	$(WITH_DB) $(PY) -m agent_warehouse.migrations
+	$(WITH_DB) $(PY) -m agent_warehouse.db.migrations
 
 # Airflow's metadata database, migrated, with the project's DAGs serialized into it.
 AIRFLOW_DB := $(AIRFLOW_HOME)/.db-ready
@@ -48,10 +47,11 @@ $(AIRFLOW_DB): $(STAMP) $(wildcard dags/*.py plugins/*.py agent_warehouse/*.py a
 
 demo: install airflow-db migrate ## Load a synthetic day and roll it up through Airflow
 	$(WITH_DB) AGENT_WAREHOUSE_DEADLINES=off AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING \
-	  AGENT_WAREHOUSE_SIGNALS_PROVIDERS=$${AGENT_WAREHOUSE_SIGNALS_PROVIDERS:-file,synthetic} $(PY) -m agent_warehouse.demo
+	  AGENT_WAREHOUSE_SIGNALS_PROVIDERS=$${AGENT_WAREHOUSE_SIGNALS_PROVIDERS:-file,synthetic} $(PY) -m tools.demo
 
-test: install ## Run the test suite (real PostgreSQL, real Airflow runs)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+test: install ## Unit tests, then the integration suite (real PostgreSQL, real Airflow runs)
+	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .
@@ -60,13 +60,13 @@ airflow: airflow-db ## The Airflow CLI in this project: make airflow ARGS="dags 
 	@$(WITH_DB) $(VENV)/bin/airflow $(ARGS)
 
 db-stop: install ## Stop the embedded PostgreSQL
-	$(PY) -m agent_warehouse.devdb stop
+	$(PY) -m tools.devdb stop
 
 clean: db-stop ## Remove the venv, the embedded database and Airflow's home
 	rm -rf $(VENV) .pgdata $(AIRFLOW_HOME)
 
 bench: install airflow-db ## Benchmark against the naive seed SQL; writes bench/results.json
-	$(WITH_DB) AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(PY) -m agent_warehouse.bench
+	$(WITH_DB) AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(PY) -m tools.bench
 
 # Signal aggregation (docs/signals.md): run daily_signal_aggregation through Airflow for DAY
 # (default yesterday, UTC) and print the ranked emerging companies. WORKSPACE, PACK optional.
@@ -75,4 +75,4 @@ SIGNALS_ARGS = $(if $(WORKSPACE),--workspace $(WORKSPACE)) $(if $(PACK),--pack $
 signals-daily: install airflow-db migrate ## Signal aggregation for a day: make signals-daily WORKSPACE=<uuid> PACK=<id>
 	$(WITH_DB) AGENT_WAREHOUSE_SIGNALS_PROVIDERS=$${AGENT_WAREHOUSE_SIGNALS_PROVIDERS:-file,synthetic} \
 	  AGENT_WAREHOUSE_DEADLINES=off AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING \
-	  $(PY) -m agent_warehouse.signals.cli $(SIGNALS_ARGS)
+	  $(PY) -m tools.signals_daily $(SIGNALS_ARGS)

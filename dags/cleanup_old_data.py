@@ -26,14 +26,14 @@ from datetime import timedelta
 from airflow.sdk import Param, chain, dag, task
 
 from agent_warehouse import SQL_DIR, settings
-from agent_warehouse.dag_support import (
+from agent_warehouse.orchestration.deadlines import deadline_alert
+from agent_warehouse.orchestration.tasks import (
     DEFAULT_ARGS,
     check_schema_task,
     ensure_partitions_task,
     start_audit_task,
 )
-from agent_warehouse.deadlines import deadline_alert
-from agent_warehouse.timetables import ClosedPeriodTimetable
+from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 
 @dag(
@@ -69,8 +69,8 @@ def cleanup_old_data() -> None:
         """Make the expiring hours current, then drop raw days and expired rollup rows."""
         from airflow.sdk import Variable
 
-        from agent_warehouse import retention
         from agent_warehouse.db import hook_connection
+        from agent_warehouse.retention.cleanup import cleanup as retention
 
         chosen = retention.Retention.from_params(
             {**Variable.get(retention.VARIABLE, default={}, deserialize_json=True),
@@ -84,7 +84,7 @@ def cleanup_old_data() -> None:
     @task(trigger_rule="all_done")
     def finish_audit(ti=None) -> None:
         """Close the audit row with what was dropped; fail the run if a step failed."""
-        from agent_warehouse.dag_support import finish_audit
+        from agent_warehouse.orchestration.tasks import finish_audit
 
         job_id = ti.xcom_pull(task_ids="start_audit")
         details = ti.xcom_pull(task_ids="drop_expired")

@@ -26,9 +26,9 @@ from datetime import timedelta
 from airflow.sdk import chain, dag, task
 
 from agent_warehouse import settings
-from agent_warehouse.dag_support import DEFAULT_ARGS, check_schema_task, start_audit_task
-from agent_warehouse.deadlines import deadline_alert
-from agent_warehouse.timetables import ClosedPeriodTimetable
+from agent_warehouse.orchestration.deadlines import deadline_alert
+from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, start_audit_task
+from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 
 @dag(
@@ -47,8 +47,8 @@ def daily_rollup() -> None:
     @task
     def rollup_days(data_interval_start=None) -> dict:
         """Hours up to date, then this day and every earlier changed day, one transaction each."""
-        from agent_warehouse import periods
         from agent_warehouse.db import hook_connection
+        from agent_warehouse.rollups import periods
 
         conn = hook_connection()
         try:
@@ -59,22 +59,23 @@ def daily_rollup() -> None:
     @task
     def score_health(rolled: dict, data_interval_start=None) -> dict:
         """Health scores for every day just recomputed and the days whose baseline they are."""
-        from agent_warehouse import periods
         from agent_warehouse.db import hook_connection
+        from agent_warehouse.rollups import health, periods
 
-        days = periods.days_to_score([periods.as_date(d["day"]) for d in rolled["days"]],
+        days = health.days_to_score([periods.as_date(d["day"]) for d in rolled["days"]],
                                      upto=periods.as_date(data_interval_start))
         conn = hook_connection()
         try:
-            return {d.isoformat(): periods.health_day(conn, d) for d in days}
+            return {d.isoformat(): health.health_day(conn, d) for d in days}
         finally:
             conn.close()
 
     @task
     def write_report(data_interval_start=None) -> str:
         """The day's JSON report in analytics.daily_reports and its HTML page."""
-        from agent_warehouse import periods, reports
         from agent_warehouse.db import hook_connection
+        from agent_warehouse.reports.daily import daily as reports
+        from agent_warehouse.rollups import periods
 
         conn = hook_connection()
         try:
@@ -86,8 +87,8 @@ def daily_rollup() -> None:
     def signals_derive_and_score(data_interval_start=None, dag_run=None) -> dict:
         """Granular mode of the signal job: derive and score the day from the signals the
         hourly runs ingested, one audit row per workspace (docs/signals.md)."""
-        from agent_warehouse import periods
         from agent_warehouse.db import hook_connection
+        from agent_warehouse.rollups import periods
         from agent_warehouse.signals import pipeline
 
         conn = hook_connection()
@@ -101,7 +102,7 @@ def daily_rollup() -> None:
     @task(trigger_rule="all_done")
     def finish_audit(ti=None) -> None:
         """Close the audit row; fail the run if any step before did not succeed."""
-        from agent_warehouse.dag_support import finish_audit
+        from agent_warehouse.orchestration.tasks import finish_audit
 
         job_id = ti.xcom_pull(task_ids="start_audit")
         rolled = ti.xcom_pull(task_ids="rollup_days")

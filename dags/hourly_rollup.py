@@ -25,14 +25,14 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import chain, dag, task
 
 from agent_warehouse import SQL_DIR, settings
-from agent_warehouse.dag_support import (
+from agent_warehouse.orchestration.deadlines import deadline_alert
+from agent_warehouse.orchestration.tasks import (
     DEFAULT_ARGS,
     check_schema_task,
     ensure_partitions_task,
     start_audit_task,
 )
-from agent_warehouse.deadlines import deadline_alert
-from agent_warehouse.timetables import ClosedPeriodTimetable
+from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 INTERVAL = {"start": "{{ data_interval_start }}", "end": "{{ data_interval_end }}"}
 
@@ -66,8 +66,8 @@ def hourly_rollup() -> None:
     @task
     def repair_changed_hours(data_interval_start=None) -> list[dict]:
         """Re-roll every earlier hour named in the invalidation log, one transaction each."""
-        from agent_warehouse import hourly
         from agent_warehouse.db import hook_connection
+        from agent_warehouse.rollups import hourly
 
         conn = hook_connection()
         try:
@@ -78,14 +78,14 @@ def hourly_rollup() -> None:
     @task
     def refresh_views() -> dict:
         """Refresh the dashboard materialized views with the new hour (CONCURRENTLY)."""
-        from agent_warehouse import views
+        from agent_warehouse.rollups import views
 
         return views.refresh_with_hook()
 
     @task(trigger_rule="all_done")
     def finish_audit(ti=None) -> None:
         """Close the audit row; fail the run if any step before did not succeed."""
-        from agent_warehouse.dag_support import finish_audit
+        from agent_warehouse.orchestration.tasks import finish_audit
 
         job_id = ti.xcom_pull(task_ids="start_audit")
         own = ti.xcom_pull(task_ids="rollup_hour")

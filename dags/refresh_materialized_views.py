@@ -19,9 +19,9 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from agent_warehouse import settings
-from agent_warehouse.dag_support import DEFAULT_ARGS
-from agent_warehouse.deadlines import deadline_alert
-from agent_warehouse.timetables import ClosedPeriodTimetable
+from agent_warehouse.orchestration.deadlines import deadline_alert
+from agent_warehouse.orchestration.tasks import DEFAULT_ARGS
+from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 
 @dag(
@@ -44,7 +44,8 @@ def refresh_materialized_views() -> None:
         """Refresh each view in its own transaction; audit row with the seconds taken."""
         from airflow.sdk import get_current_context
 
-        from agent_warehouse import dag_support, views
+        from agent_warehouse.orchestration import tasks as dag_support
+        from agent_warehouse.rollups import views
 
         job_id = dag_support.start_audit("refresh_materialized_views", get_current_context())
         try:

@@ -22,9 +22,9 @@ from datetime import timedelta
 from airflow.sdk import chain, dag, task
 
 from agent_warehouse import settings
-from agent_warehouse.dag_support import DEFAULT_ARGS, check_schema_task, start_audit_task
-from agent_warehouse.deadlines import deadline_alert
-from agent_warehouse.timetables import ClosedPeriodTimetable
+from agent_warehouse.orchestration.deadlines import deadline_alert
+from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, start_audit_task
+from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 
 @dag(
@@ -43,8 +43,8 @@ def weekly_rollup() -> None:
     @task
     def rollup_weeks(data_interval_start=None) -> dict:
         """Hours and days up to date, then this week and every earlier changed week."""
-        from agent_warehouse import periods
         from agent_warehouse.db import hook_connection
+        from agent_warehouse.rollups import periods
 
         conn = hook_connection()
         try:
@@ -55,7 +55,7 @@ def weekly_rollup() -> None:
     @task(trigger_rule="all_done")
     def finish_audit(ti=None) -> None:
         """Close the audit row; fail the run if any step before did not succeed."""
-        from agent_warehouse.dag_support import finish_audit
+        from agent_warehouse.orchestration.tasks import finish_audit
 
         job_id = ti.xcom_pull(task_ids="start_audit")
         rolled = ti.xcom_pull(task_ids="rollup_weeks")

@@ -1,14 +1,14 @@
 """The project's Airflow plugin: registers the timetable the DAGs schedule with, serves
 the daily reports under ``/reports`` (with a link in the UI's navigation) and mounts the
-internal API (agent_warehouse/api.py) under ``/internal`` in the api-server."""
+internal API (agent_warehouse/web/internal_api.py) under ``/internal`` in the api-server."""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from agent_warehouse.api import app as internal_api
-from agent_warehouse.report_app import app as reports_app
-from agent_warehouse.timetables import ClosedPeriodTimetable
+from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
+from agent_warehouse.web.internal_api import app as internal_api
+from agent_warehouse.web.reports_app import app as reports_app
 
 
 class AgentWarehousePlugin(AirflowPlugin):

@@ -12,8 +12,7 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from agent_warehouse import audit
-from agent_warehouse.db import run_script
+from agent_warehouse.db import audit, run_script
 from agent_warehouse.signals import derive, ingest, score
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,116 @@
+"""Retention: raw days leave by dropping whole partitions, only once they are rolled up.
+
+The cleanup run for day D (03:00 UTC) keeps raw rows from ``D - raw_days`` on. Before
+anything is dropped, every hour of the expiring days is made current (dirty or missing
+hours re-rolled through ``hourly.rollup_hour``); ``ops.drop_expired_agent_runs`` checks
+again under lock and refuses to drop anything if an hour is still not rolled up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from agent_warehouse import settings
+from agent_warehouse.db import run_script
+from agent_warehouse.rollups import hourly
+
+# Airflow Variable (JSON: {"raw_days": .., "hourly_days": .., "job_runs_days": ..}) that
+# overrides the settings for every cleanup run; a run's params override it in turn.
+VARIABLE = "agent_warehouse_retention"
+
+
+class RetentionRefused(RuntimeError):
+    """Raw data cannot be dropped: some hour in it is not rolled up and current."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    raw_days: int = settings.RAW_RETENTION_DAYS
+    hourly_days: int = settings.HOURLY_RETENTION_DAYS
+    job_runs_days: int = settings.JOB_RUNS_RETENTION_DAYS
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None) -> Retention:
+        """Settings, overridden by the run's params where given."""
+        params = params or {}
+        r = cls(**{k: int(params[k]) for k in ("raw_days", "hourly_days", "job_runs_days")
+                   if params.get(k) is not None})
+        if r.raw_days < 1:
+            raise ValueError("raw_days must be at least 1")
+        if r.hourly_days < r.raw_days:
+            # Hourly rollups are what survives the raw rows: never drop them first.
+            raise ValueError("hourly_days must be at least raw_days")
+        return r
+
+    def horizons(self, today: date) -> dict[str, date]:
+        return {
+            "raw_kept_from": today - timedelta(days=self.raw_days),
+            "hourly_kept_from": today - timedelta(days=self.hourly_days),
+            "job_runs_kept_from": today - timedelta(days=self.job_runs_days),
+        }
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def hours_to_repair(conn: Any, keep_from: date) -> list[datetime]:
+    """Hours before ``keep_from`` (not yet dropped) that are dirty or not rolled up."""
+    return [r[0] for r in run_script(conn, "cleanup/hours_to_repair.sql", {"keep_from": keep_from})]
+
+
+def ensure_daily_rollups_current(conn: Any, keep_from: date) -> list[str]:
+    """Days before ``keep_from`` keep their daily rows for ever, so they must be current
+    before their raw rows go: recompute every such day that changed or was never rolled up."""
+    from agent_warehouse.rollups import periods
+
+    ((oldest,),) = run_script(conn, "cleanup/oldest_rolled_up_hour.sql",
+                              {"before": periods.utc_midnight(keep_from)})
+    if oldest is None:
+        return []
+    days = periods.stale_periods(conn, "day", periods.as_date(oldest), keep_from)
+    return [periods.rollup_day(conn, d)["day"] for d in days]
+
+
+def make_current(conn: Any, keep_from: date) -> list[str]:
+    """Re-roll every hour before ``keep_from`` that is not current; fail if one stays so."""
+    repaired = []
+    for hour in hours_to_repair(conn, keep_from):
+        hourly.rollup_hour(conn, hour)
+        repaired.append(hour.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    left = hours_to_repair(conn, keep_from)
+    if left:
+        raise RetentionRefused(f"{len(left)} hour(s) before {keep_from} still not rolled up after "
+                               f"repair (first {left[0]}); nothing dropped")
+    ensure_daily_rollups_current(conn, keep_from)
+    return repaired
+
+
+def drop_expired_raw(conn: Any, keep_from: date) -> dict[str, Any]:
+    """Drop raw partitions (and default-partition rows) before ``keep_from``, as the owner."""
+    rows = run_script(conn, "cleanup/drop_expired_raw.sql", {"keep_from": keep_from})
+    return rows[0][0]
+
+
+def delete_expired_rollups(conn: Any, horizons: dict[str, date]) -> dict[str, int]:
+    """Hourly rollups and audit rows past their retention (small tables: plain DELETE)."""
+    rows = run_script(conn, "cleanup/delete_expired_rollups.sql", {
+        "hourly_before": midnight(horizons["hourly_kept_from"]),
+        "job_runs_before": midnight(horizons["job_runs_kept_from"]),
+    })
+    return dict(zip(("hourly_rows", "rejected_rows", "job_runs", "deadline_misses"), rows[0],
+                    strict=True))
+
+
+def cleanup(conn: Any, today: date, retention: Retention) -> dict[str, Any]:
+    """The whole cleanup for day ``today``; returns the audit details."""
+    horizons = retention.horizons(today)
+    repaired = make_current(conn, horizons["raw_kept_from"])
+    dropped = drop_expired_raw(conn, horizons["raw_kept_from"])
+    deleted = delete_expired_rollups(conn, horizons)
+    return {"today": today.isoformat(), "retention": asdict(retention),
+            **{k: v.isoformat() for k, v in horizons.items()},
+            "hours_repaired": repaired, "dropped_partitions": dropped["partitions"],
+            "default_rows_deleted": dropped["default_rows"], "deleted": deleted}
