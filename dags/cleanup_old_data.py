@@ -70,7 +70,7 @@ def cleanup_old_data() -> None:
         from airflow.sdk import Variable
 
         from agent_warehouse.db import hook_connection
-        from agent_warehouse.retention.cleanup import cleanup as retention
+        from agent_warehouse.retention import cleanup as retention
 
         chosen = retention.Retention.from_params(
             {**Variable.get(retention.VARIABLE, default={}, deserialize_json=True),

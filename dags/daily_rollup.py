@@ -74,7 +74,7 @@ def daily_rollup() -> None:
     def write_report(data_interval_start=None) -> str:
         """The day's JSON report in analytics.daily_reports and its HTML page."""
         from agent_warehouse.db import hook_connection
-        from agent_warehouse.reports.daily import daily as reports
+        from agent_warehouse.reports import daily as reports
         from agent_warehouse.rollups import periods
 
         conn = hook_connection()

@@ -91,7 +91,7 @@ def execute(conn: Any, statement: str, params: Any = None) -> list[tuple]:
 
 def project_pairs() -> dict[str, Callable[..., Any] | None]:
     """The project's implementation of each benchmarked operation: what its DAG tasks call."""
-    from agent_warehouse.retention.cleanup import cleanup as retention
+    from agent_warehouse.retention import cleanup as retention
     from agent_warehouse.rollups import views
 
     def cleanup(conn: Any, oldest_day: date) -> None:

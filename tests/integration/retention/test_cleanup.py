@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg2
 import pytest
 
-from agent_warehouse.retention.cleanup import cleanup as retention
+from agent_warehouse.retention import cleanup as retention
 from agent_warehouse.rollups import hourly
 from support import HOUR
 from support.oracle import metrics
