@@ -83,4 +83,4 @@ def test_rerun_is_identical_and_vanished_workspaces_lose_their_row(wh, scored):
                     (scored["new"], DAY))
     wh.commit()
     assert health.health_day(wh, DAY) == 3
-    assert health(wh, scored["new"]) is None
+    assert score_row(wh, scored["new"]) is None
