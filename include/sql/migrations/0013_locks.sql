@@ -139,8 +139,9 @@ END $$;
 -- The second part probes, per partition day, only the hours missing from ops.hours_rolled_up
 -- (one indexed EXISTS each), and reads the default partition's rows of the range (which the
 -- cleanup deletes anyway); so a day whose hours all ran costs 24 index lookups, whatever its rows.
+-- The owner's rights: the job role reads agent_runs only through the parent.
 CREATE OR REPLACE FUNCTION ops.hours_not_current(p_from timestamptz, p_to timestamptz)
-RETURNS SETOF timestamptz LANGUAGE sql STABLE
+RETURNS SETOF timestamptz LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
     SELECT hour FROM ops.agent_runs_invalidations
     WHERE hour >= p_from AND hour < p_to
@@ -305,4 +306,6 @@ ALTER TABLE ops.hours_rolled_up OWNER TO agent_warehouse_owner;
 
 REVOKE ALL ON FUNCTION ops.lock_for_ddl(regclass[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ops.delete_expired_default_rows(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.hours_not_current(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.hours_not_current(timestamptz, timestamptz) TO agent_warehouse_job;
 GRANT EXECUTE ON FUNCTION ops.delete_expired_default_rows(integer) TO agent_warehouse_job;
