@@ -86,16 +86,23 @@ END $$;
 -- The locks are held for the move plus ATTACH's scan of the default partition: milliseconds
 -- while the default partition is empty (partitions are created days ahead), longer after a
 -- historical load into it (docs/locking.md has the figures). Moved rows fire no trigger.
+-- A day with more than agent_warehouse.partition_move_max_rows (default 100,000) rows in the
+-- default partition is left there, with a warning: moving it would hold the locks too long. Its
+-- rows stay correct where they are; an operator can partition it in a quiet moment by raising
+-- the setting for one call.
 CREATE OR REPLACE FUNCTION ops.ensure_agent_runs_partitions(p_from date, p_to date)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    missing date[];
-    d       date;
-    part    text;
-    lo      timestamptz;
-    hi      timestamptz;
-    created integer := 0;
+    max_rows bigint := coalesce(nullif(current_setting('agent_warehouse.partition_move_max_rows', true), '')::bigint, 100000);
+    missing  date[];
+    todo     date[] := '{}';
+    d        date;
+    part     text;
+    lo       timestamptz;
+    hi       timestamptz;
+    n        bigint;
+    created  integer := 0;
 BEGIN
     SELECT array_agg(g.d::date ORDER BY g.d) INTO missing
     FROM generate_series(p_from, p_to - 1, interval '1 day') AS g(d)
@@ -110,12 +117,24 @@ BEGIN
         CONTINUE WHEN to_regclass(format('public.%I', part)) IS NOT NULL;  -- made meanwhile
         lo := d::timestamp AT TIME ZONE 'UTC';
         hi := (d + 1)::timestamp AT TIME ZONE 'UTC';
+        SELECT count(*) INTO n FROM public.agent_runs_default WHERE started_at >= lo AND started_at < hi;
+        IF n > max_rows THEN
+            RAISE WARNING 'agent_runs: % rows of % sit in the default partition (more than % to move under a '
+                          'short lock); the day stays there. To partition it in a quiet moment: '
+                          'SET agent_warehouse.partition_move_max_rows = %; SELECT ops.ensure_agent_runs_partitions(%, %)',
+                          n, d, max_rows, n, quote_literal(d::text), quote_literal((d + 1)::text);
+            CONTINUE;
+        END IF;
+        todo := todo || d;
         EXECUTE format('CREATE TABLE public.%I (LIKE public.agent_runs INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
         EXECUTE format('ALTER TABLE public.%I ADD CONSTRAINT %I CHECK (started_at IS NOT NULL AND started_at >= %L AND started_at < %L)',
                        part, part || '_bound', lo, hi);
     END LOOP;
+    IF cardinality(todo) = 0 THEN
+        RETURN 0;
+    END IF;
     PERFORM ops.lock_for_ddl(ARRAY['public.agent_runs', 'public.agent_runs_default']::regclass[]);
-    FOREACH d IN ARRAY missing LOOP
+    FOREACH d IN ARRAY todo LOOP
         part := 'agent_runs_p' || to_char(d, 'YYYYMMDD');
         CONTINUE WHEN EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = format('public.%I', part)::regclass);
         lo := d::timestamp AT TIME ZONE 'UTC';

@@ -209,3 +209,29 @@ def test_job_role_cannot_write_retention_state_or_the_logs(wh):
         assert one(wh, "SELECT raw_kept_from FROM ops.retention_state")[0] == OLD_DAY + timedelta(days=1)
     finally:
         job.close()
+
+
+def test_a_day_too_large_to_move_under_a_short_lock_stays_in_the_default_partition(wh):
+    """Moving a historical day out of the default partition holds the locks for as long as the
+    move takes; above the cap the day stays where it is (correct, unpartitioned) until an
+    operator raises the cap for one call."""
+    insert_runs(wh, make_runs(random.Random(9), OLD_DAY + 2 * HOUR, 30, [str(uuid.uuid4())]))
+    with wh.cursor() as cur:
+        cur.execute("SET agent_warehouse.partition_move_max_rows = 20")
+        cur.execute("SELECT ops.ensure_agent_runs_partitions(%s::date, %s::date)",
+                    (OLD_DAY.date(), (OLD_DAY + timedelta(days=2)).date()))
+        assert cur.fetchone()[0] == 1  # the next day (empty) only
+    wh.commit()
+    assert one(wh, "SELECT to_regclass('public.agent_runs_p20260201')")[0] is None
+    assert one(wh, "SELECT count(*) FROM public.agent_runs_default")[0] == 30
+    hourly.rollup_hour(wh, OLD_DAY + 2 * HOUR)  # read from the default partition, as before
+    assert one(wh, "SELECT sum(total_executions) + coalesce((SELECT sum(row_count) FROM "
+                   "ops.rejected_runs_hourly), 0) FROM analytics.execution_metrics_hourly")[0] == 30
+    with wh.cursor() as cur:
+        cur.execute("SET agent_warehouse.partition_move_max_rows = 30")
+        cur.execute("SELECT ops.ensure_agent_runs_partitions(%s::date, %s::date)",
+                    (OLD_DAY.date(), (OLD_DAY + timedelta(days=1)).date()))
+        assert cur.fetchone()[0] == 1
+    wh.commit()
+    assert one(wh, "SELECT count(*) FROM public.agent_runs_p20260201")[0] == 30
+    assert one(wh, "SELECT count(*) FROM public.agent_runs_default")[0] == 0
