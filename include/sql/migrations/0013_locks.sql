@@ -184,6 +184,9 @@ SET search_path = pg_catalog, pg_temp AS $$
     ORDER BY 1
 $$;
 
+-- The count comparison it replaces (O(rows)) has no caller left.
+DROP FUNCTION IF EXISTS ops.hours_not_rolled_up(timestamptz, timestamptz);
+
 -- ---------------------------------------------------------------- the drop
 -- Drop every raw day before p_keep_from: whole daily partitions. Refuses (raises, drops
 -- nothing) when any hour before it is not rolled up and current (ops.hours_not_current, which

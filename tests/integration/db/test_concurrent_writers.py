@@ -47,12 +47,15 @@ class Writer(threading.Thread):
         self.longest = 0.0
         self.longest_sql = ""
 
-    def timed(self, cur, statement: str, params: tuple) -> None:
+    def timed(self, cur, statement: str, params: tuple) -> bool:
+        """Run one application statement; count it, time it, keep its error if it fails."""
         began = time.monotonic()
         try:
             cur.execute(statement, params)
+            return True
         except Exception as exc:  # an application statement that failed: the test's subject
             self.failures.append(f"{statement.split()[0]}: {exc}")
+            return False
         finally:
             took = time.monotonic() - began
             self.statements += 1
@@ -69,20 +72,11 @@ class Writer(threading.Thread):
             while not self.stop.is_set() and self.statements < MAX_STATEMENTS and time.monotonic() < deadline:
                 action = self.rng.random()
                 if action < 0.4 or len(self.ids) < 50:
-                    hour = self.rng.choice(WRITER_HOURS)
-                    started = hour + timedelta(seconds=self.rng.randrange(3600))
-                    began = time.monotonic()
-                    try:
-                        cur.execute("INSERT INTO public.agent_runs (workspace_id, user_id, status, started_at) "
-                                    "VALUES (%s, %s, 'running', %s) RETURNING id",
-                                    (self.rng.choice(self.workspaces), str(uuid.uuid4()), started))
+                    started = self.rng.choice(WRITER_HOURS) + timedelta(seconds=self.rng.randrange(3600))
+                    if self.timed(cur, "INSERT INTO public.agent_runs (workspace_id, user_id, status, started_at) "
+                                       "VALUES (%s, %s, 'running', %s) RETURNING id",
+                                  (self.rng.choice(self.workspaces), str(uuid.uuid4()), started)):
                         self.ids.append((cur.fetchone()[0], started))
-                    except Exception as exc:
-                        self.failures.append(f"INSERT: {exc}")
-                    took = time.monotonic() - began
-                    self.statements += 1
-                    if took > self.longest:
-                        self.longest, self.longest_sql = took, "INSERT"
                 elif action < 0.85:
                     run_id, _ = self.rng.choice(self.ids)
                     runtime = self.rng.lognormvariate(2, 1)
