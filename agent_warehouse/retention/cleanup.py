@@ -104,7 +104,7 @@ def drop_expired_raw(conn: Any, keep_from: date) -> dict[str, Any]:
     while True:
         ((n,),) = run_script(conn, "cleanup/delete_expired_default_rows.sql", {"batch": DEFAULT_ROWS_BATCH})
         default_rows += n
-        if n == 0:
+        if n < DEFAULT_ROWS_BATCH:  # a short batch was the last; rows arriving later wait for the next run
             return {**dropped, "default_rows": default_rows}
 
 

@@ -235,3 +235,21 @@ def test_a_day_too_large_to_move_under_a_short_lock_stays_in_the_default_partiti
     wh.commit()
     assert one(wh, "SELECT count(*) FROM public.agent_runs_p20260201")[0] == 30
     assert one(wh, "SELECT count(*) FROM public.agent_runs_default")[0] == 0
+
+
+def test_expired_default_rows_leave_in_small_batches(wh, monkeypatch):
+    """The drop holds its locks for milliseconds; rows of the default partition before the
+    horizon go afterwards, a batch per transaction, as the job role."""
+    from agent_warehouse.retention import cleanup
+
+    rows = make_runs(random.Random(4), OLD_DAY + 4 * HOUR, 30, [str(uuid.uuid4())])
+    insert_runs(wh, rows)  # no partition: the default partition
+    hourly.rollup_hour(wh, OLD_DAY + 4 * HOUR)
+    monkeypatch.setattr(cleanup, "DEFAULT_ROWS_BATCH", 7)
+    job = as_job()
+    try:
+        dropped = cleanup.drop_expired_raw(job, (OLD_DAY + timedelta(days=1)).date())
+    finally:
+        job.close()
+    assert dropped["partitions"] == [] and dropped["default_rows"] == 30
+    assert one(wh, "SELECT count(*) FROM public.agent_runs")[0] == 0
