@@ -43,6 +43,9 @@ EXECUTION_TIMEOUT = timedelta(minutes=env_int("EXECUTION_TIMEOUT_MINUTES", 30))
 # Server-side limits, set on every warehouse session through the hook.
 STATEMENT_TIMEOUT_MS = env_int("STATEMENT_TIMEOUT_MS", 600_000)
 LOCK_TIMEOUT_MS = env_int("LOCK_TIMEOUT_MS", 30_000)
+# A session idle inside a transaction this long is ended by the server, so a killed worker
+# cannot keep an hour's lock until TCP notices (docs/locking.md).
+IDLE_IN_TRANSACTION_TIMEOUT_MS = env_int("IDLE_IN_TRANSACTION_TIMEOUT_MS", 300_000)
 
 # Days of raw partitions created ahead so inserts never land in the default partition.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3)
@@ -54,7 +57,8 @@ HOURLY_DEADLINE = timedelta(minutes=5)
 def hook_params() -> dict[str, str]:
     """libpq options applied to every warehouse connection made through the hook."""
     return {
-        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}"
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
+                   f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
     }
 
 

@@ -3,7 +3,10 @@
 The cleanup run for day D (03:00 UTC) keeps raw rows from ``D - raw_days`` on. Before
 anything is dropped, every hour of the expiring days is made current (dirty or missing
 hours re-rolled through ``hourly.rollup_hour``); ``ops.drop_expired_agent_runs`` checks
-again under lock and refuses to drop anything if an hour is still not rolled up.
+again and refuses to drop anything if an hour is still not rolled up. The check costs
+O(hours) (the invalidation log and ``ops.hours_rolled_up``), and the drop holds its
+ACCESS EXCLUSIVE locks for milliseconds, taken with a short, retried lock_timeout
+(docs/locking.md).
 """
 
 from __future__ import annotations
@@ -88,10 +91,21 @@ def make_current(conn: Any, keep_from: date) -> list[str]:
     return repaired
 
 
+# Rows of the default partition deleted per transaction: each batch holds row locks on
+# expired rows only, for a few milliseconds.
+DEFAULT_ROWS_BATCH = 5_000
+
+
 def drop_expired_raw(conn: Any, keep_from: date) -> dict[str, Any]:
-    """Drop raw partitions (and default-partition rows) before ``keep_from``, as the owner."""
-    rows = run_script(conn, "cleanup/drop_expired_raw.sql", {"keep_from": keep_from})
-    return rows[0][0]
+    """Drop raw partitions before ``keep_from`` as the owner (one short transaction), then
+    delete the default partition's rows before it in small batches, each its own transaction."""
+    ((dropped,),) = run_script(conn, "cleanup/drop_expired_raw.sql", {"keep_from": keep_from})
+    default_rows = 0
+    while True:
+        ((n,),) = run_script(conn, "cleanup/delete_expired_default_rows.sql", {"batch": DEFAULT_ROWS_BATCH})
+        default_rows += n
+        if n < DEFAULT_ROWS_BATCH:  # a short batch was the last; rows arriving later wait for the next run
+            return {**dropped, "default_rows": default_rows}
 
 
 def delete_expired_rollups(conn: Any, horizons: dict[str, date]) -> dict[str, int]:

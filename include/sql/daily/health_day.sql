@@ -1,7 +1,7 @@
 -- Health score per workspace for one day, from the daily rollups (formula: docs/health.md).
 -- One transaction; rerunning a day gives the same rows.
 
-SELECT pg_advisory_xact_lock(7310006, (%(day)s::date - date '2000-01-01'));
+SELECT pg_advisory_xact_lock(ops.lock_key('health_day'), (%(day)s::date - date '2000-01-01'));
 
 WITH today AS (
     SELECT m.workspace_id, m.successful_executions, m.failed_executions, m.p95_runtime,

@@ -3,7 +3,7 @@
 -- hour of the day is up to date. Re-running it for a day gives the same rows.
 
 -- One writer per day at a time.
-SELECT pg_advisory_xact_lock(7310004, (%(day)s::date - date '2000-01-01'));
+SELECT pg_advisory_xact_lock(ops.lock_key('rollup_day'), (%(day)s::date - date '2000-01-01'));
 
 SET LOCAL work_mem = '128MB';
 

@@ -3,7 +3,7 @@
 -- hours named in the invalidation log. Re-running it for an hour gives the same rows.
 
 -- One writer per hour at a time: a second run of the same hour waits, then recomputes.
-SELECT pg_advisory_xact_lock(7310003, (extract(epoch FROM %(start)s::timestamptz) / 3600)::integer);
+SELECT pg_advisory_xact_lock(ops.lock_key('rollup_hour'), (extract(epoch FROM %(start)s::timestamptz) / 3600)::integer);
 
 -- Percentile sorts and the bucket aggregation of a busy hour fit in memory.
 SET LOCAL work_mem = '128MB';

@@ -1,6 +1,6 @@
 -- Per company, signal type and UTC day: counts and 7-/30-day velocities against a trailing
 -- baseline, from signals observed in [day - 89, day]. One transaction; a rerun rewrites nothing.
-SELECT pg_advisory_xact_lock(7310004, (%(day)s::date - date '2000-01-01'));
+SELECT pg_advisory_xact_lock(ops.lock_key('signals_derive'), (%(day)s::date - date '2000-01-01'));
 
 WITH win AS (
     SELECT company_id, signal_type, (observed_at AT TIME ZONE 'UTC')::date AS d

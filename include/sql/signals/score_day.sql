@@ -1,6 +1,6 @@
 -- Scores and the ranked emerging-companies list of one workspace, pack and UTC day,
 -- from signals.company_features_daily. One transaction; a rerun rewrites nothing.
-SELECT pg_advisory_xact_lock(hashtextextended(%(workspace_id)s::text || '/' || %(pack_id)s, 7310004));
+SELECT pg_advisory_xact_lock(hashtextextended(%(workspace_id)s::text || '/' || %(pack_id)s, ops.lock_key('signals_score')));
 
 WITH pack AS (
     SELECT weights, band_thresholds FROM signals.scoring_packs WHERE pack_id = %(pack_id)s

@@ -2,7 +2,7 @@
 -- the daily rows, as one transaction. Callers: agent_warehouse.periods (weekly runs), after
 -- every day of the week is up to date. Re-running it for a week gives the same rows.
 
-SELECT pg_advisory_xact_lock(7310005, (%(week)s::date - date '2000-01-03') / 7);
+SELECT pg_advisory_xact_lock(ops.lock_key('rollup_week'), (%(week)s::date - date '2000-01-03') / 7);
 
 SET LOCAL work_mem = '128MB';
 
