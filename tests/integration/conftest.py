@@ -101,7 +101,7 @@ TABLES_TO_CLEAN = (
 
 @pytest.fixture()
 def wh(migrated) -> Any:
-    """A psycopg2 connection to an empty warehouse (schema kept, rows removed)."""
+    """A connection (psycopg 3, not autocommit) to an empty warehouse (schema kept, rows removed)."""
     from agent_warehouse.db import connect
 
     conn = connect()

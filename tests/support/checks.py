@@ -52,8 +52,9 @@ P95_ERRORS: list[float] = []  # every relative p95 error seen, for the summary a
 
 def raw_rows(conn):
     with conn.cursor() as cur:
-        cur.execute("SELECT workspace_id, user_id, status, started_at, runtime_seconds, credits_consumed "
-                    "FROM public.agent_runs")
+        # uuids as text: the oracle and the rollup checks key workspaces by their text.
+        cur.execute("SELECT workspace_id::text, user_id::text, status, started_at, runtime_seconds, "
+                    "credits_consumed FROM public.agent_runs")
         rows = cur.fetchall()
     conn.commit()
     return rows

@@ -47,7 +47,7 @@ def test_hourly_rollup_triggered_over_rest_runs_on_a_celery_worker(wh, tmp_path)
     commands = [["api-server"], ["dag-processor"], ["scheduler"],
                 ["celery", "worker", "--queues", queue, "--concurrency", "2"]]
     with private_metadata_db(f"test_meta_celery_{os.getpid()}", env) as meta:
-        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + meta.replace("postgresql+psycopg2", "postgresql")
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + meta
         with services(commands, env, tmp_path / "logs"):
             api = Api(port)
             wait_for(api.healthy, 90, "the api-server")
