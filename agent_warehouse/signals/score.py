@@ -61,12 +61,8 @@ def known_workspaces(conn: Any) -> list[str]:
 
 def register_workspace(conn: Any, workspace_id: str, pack_id: str | None = None) -> None:
     """Make a workspace known to the signal job, optionally with its own pack."""
-    from agent_warehouse.db import transaction
-
-    with transaction(conn) as cur:
-        cur.execute("INSERT INTO signals.workspace_packs (workspace_id, pack_id) VALUES (%s, %s) "
-                    "ON CONFLICT (workspace_id) DO UPDATE SET pack_id = EXCLUDED.pack_id, updated_at = now()",
-                    (parse_workspace(workspace_id), pack_id))
+    run_script(conn, "signals/register_workspace.sql",
+               {"workspace_id": parse_workspace(workspace_id), "pack_id": pack_id})
 
 
 def score_day(conn: Any, day: date, workspace_id: str, pack_id: str,
