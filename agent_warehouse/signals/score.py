@@ -32,16 +32,15 @@ def parse_workspace(workspace_id: str) -> str:
     return str(uuid.UUID(str(workspace_id)))
 
 
-def resolve_pack(conn: Any, workspace_id: str | None, pack_id: str | None = None,
-                 require_known: bool = True) -> str:
+def resolve_pack(conn: Any, workspace_id: str | None, pack_id: str | None = None) -> str:
     """The pack_id given, else the workspace's pack, else the default pack.
 
     Raises UnknownPack naming a pack that does not exist, and UnknownWorkspace for a
-    workspace the signal job does not know (when ``require_known``).
+    workspace the signal job does not know.
     """
     (given, workspace_pack, default_pack, known), = run_script(
         conn, "signals/resolve_pack.sql", {"pack_id": pack_id, "workspace_id": workspace_id})
-    if workspace_id is not None and require_known and not known:
+    if workspace_id is not None and not known:
         raise UnknownWorkspace(workspace_id)
     if pack_id is not None:
         if given is None:
