@@ -87,7 +87,7 @@ TABLES_TO_CLEAN = (
     "analytics.daily_reports",
     "ops.retention_state",
     "ops.deadline_misses",
-    # signals (issue 6); scoring_packs keeps its seeded packs
+    # signals; scoring_packs keeps its seeded packs
     "signals.raw_signals",
     "signals.rejected_signals",
     "signals.provider_runs",

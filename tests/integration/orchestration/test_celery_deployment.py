@@ -28,8 +28,8 @@ def redis_reachable() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not redis_reachable(),
-                                reason=f"no Redis reachable at {REDIS} for the Celery broker")
+pytestmark = [pytest.mark.services,
+              pytest.mark.skipif(not redis_reachable(), reason=f"no Redis reachable at {REDIS} for the Celery broker")]
 
 
 def test_hourly_rollup_triggered_over_rest_runs_on_a_celery_worker(wh, tmp_path):
