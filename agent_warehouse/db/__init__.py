@@ -115,3 +115,14 @@ def run_script(conn: psycopg.Connection, name: str | Path, params: dict[str, Any
             cur.execute(statement, params)
             rows = cur.fetchall() if cur.description else []
     return rows
+
+
+@contextmanager
+def warehouse() -> Iterator[Any]:
+    """``with warehouse() as conn:`` a connection through the hook (inside tasks), closed
+    however the block ends; each ``transaction(conn)`` inside commits on its own."""
+    conn = hook_connection()
+    try:
+        yield conn
+    finally:
+        conn.close()
