@@ -13,14 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import psycopg
-from psycopg import pq
-from psycopg.conninfo import make_conninfo
-
 from agent_warehouse import SQL_DIR, settings
+
+if TYPE_CHECKING:
+    import psycopg
+
+# psycopg is imported where a connection is made, not here: DAG files import this module,
+# and psycopg's import (about 0.1 s, more on a busy host) would be paid at every parse.
 
 
 @cache
@@ -31,6 +33,8 @@ def sql(name: str | Path) -> str:
 
 @cache
 def _libpq_keywords() -> frozenset[str]:
+    from psycopg import pq
+
     return frozenset(d.keyword.decode() for d in pq.Conninfo.get_defaults())
 
 
@@ -41,6 +45,8 @@ def dsn_from_airflow_uri(uri: str) -> str:
     query parameters libpq knows (``sslmode``...) are kept, Airflow's own extras dropped.
     psycopg quotes every value, so a password with quotes or backslashes stays a password.
     """
+    from psycopg.conninfo import make_conninfo
+
     parts = urlsplit(uri)
     # urlsplit lower-cases hostnames; a socket path must keep its case, so read the netloc.
     host = parts.netloc.rsplit("@", 1)[-1]
@@ -71,6 +77,9 @@ def connect(dsn: str | None = None, **kwargs: Any) -> psycopg.Connection:
 
     Not in autocommit, like the hook's: commit or roll back (``transaction()``), and close it.
     """
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
     return psycopg.connect(make_conninfo(dsn or warehouse_dsn(), **settings.hook_params()), **kwargs)
 
 

@@ -13,10 +13,12 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from agent_warehouse import SQL_DIR
+
+if TYPE_CHECKING:
+    import psycopg  # imported by whoever made the connection; not at DAG parse time
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 # Arbitrary constant: the advisory-lock key shared by every migration runner.
