@@ -53,8 +53,9 @@ test: install ## Unit tests, then the integration suite (real PostgreSQL, real A
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 	$(VENV)/bin/python -m pytest tests/integration $(PYTEST_ARGS)
 
-lint: install ## ruff
+lint: install ## ruff (with Airflow, bugbear, simplify, pyupgrade rules) and sqlfluff on include/sql
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/sqlfluff lint include/sql
 
 airflow: airflow-db ## The Airflow CLI in this project: make airflow ARGS="dags list"
 	@$(WITH_DB) $(VENV)/bin/airflow $(ARGS)

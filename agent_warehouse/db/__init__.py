@@ -1,8 +1,9 @@
 """Warehouse connections and the SQL files under ``include/sql``.
 
-Inside Airflow tasks connections come from the ``warehouse`` connection through
-``PostgresHook``; command-line tools (``make migrate``, the demo, the benchmark)
-read the same ``AIRFLOW_CONN_WAREHOUSE`` URI without importing Airflow.
+One driver, psycopg 3. Inside Airflow tasks connections come from the ``warehouse``
+connection through ``PostgresHook``; command-line tools (``make migrate``, the demo, the
+benchmark) and tests read the same ``AIRFLOW_CONN_WAREHOUSE`` URI and connect with
+psycopg directly, without importing Airflow, with the same session options.
 """
 
 from __future__ import annotations
@@ -11,37 +12,54 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
-from urllib.parse import unquote, urlsplit
-
-import psycopg2
-import psycopg2.extensions
-import sqlparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from agent_warehouse import SQL_DIR, settings
 
+if TYPE_CHECKING:
+    import psycopg
+
+# psycopg is imported where a connection is made, not here: DAG files import this module,
+# and psycopg's import (about 0.1 s, more on a busy host) would be paid at every parse.
+
 
 @cache
-def sql(name: str) -> str:
-    """The text of ``include/sql/<name>``."""
+def sql(name: str | Path) -> str:
+    """The text of ``include/sql/<name>`` (an absolute path is read as it is)."""
     return (SQL_DIR / name).read_text()
 
 
+@cache
+def _libpq_keywords() -> frozenset[str]:
+    from psycopg import pq
+
+    return frozenset(d.keyword.decode() for d in pq.Conninfo.get_defaults())
+
+
 def dsn_from_airflow_uri(uri: str) -> str:
-    """Turn an Airflow connection URI (host may be a URL-encoded socket folder) into a libpq DSN."""
+    """The libpq conninfo of an Airflow connection URI.
+
+    The host may be a URL-encoded socket folder (``postgresql://postgres@%2Fpath/db``);
+    query parameters libpq knows (``sslmode``...) are kept, Airflow's own extras dropped.
+    psycopg quotes every value, so a password with quotes or backslashes stays a password.
+    """
+    from psycopg.conninfo import make_conninfo
+
     parts = urlsplit(uri)
-    fields = {
-        "host": unquote(parts.hostname or "") if parts.hostname else None,
+    # urlsplit lower-cases hostnames; a socket path must keep its case, so read the netloc.
+    host = parts.netloc.rsplit("@", 1)[-1]
+    host = host[1:host.find("]")] if host.startswith("[") else host.split(":")[0]  # IPv6 in brackets
+    fields: dict[str, Any] = {k: v for k, v in parse_qsl(parts.query) if k in _libpq_keywords()}
+    fields.update({
+        "host": unquote(host) or None,
         "port": parts.port,
         "user": unquote(parts.username) if parts.username else None,
         "password": unquote(parts.password) if parts.password else None,
         "dbname": unquote(parts.path.lstrip("/")) or None,
-    }
-    # urlsplit lower-cases hostnames; a socket path must keep its case.
-    netloc_host = parts.netloc.rsplit("@", 1)[-1]
-    if netloc_host.startswith("%2F") or netloc_host.startswith("%2f"):
-        fields["host"] = unquote(netloc_host.split(":")[0])
-    return " ".join(f"{k}='{v}'" for k, v in fields.items() if v not in (None, ""))
+    })
+    return make_conninfo(**{k: v for k, v in fields.items() if v not in (None, "")})
 
 
 def warehouse_dsn() -> str:
@@ -54,13 +72,19 @@ def warehouse_dsn() -> str:
     return dsn_from_airflow_uri(uri)
 
 
-def connect(dsn: str | None = None, **kwargs: Any) -> psycopg2.extensions.connection:
-    """A plain psycopg2 connection with the package's statement and lock timeouts."""
-    return psycopg2.connect(dsn or warehouse_dsn(), **settings.hook_params(), **kwargs)
+def connect(dsn: str | None = None, **kwargs: Any) -> psycopg.Connection:
+    """A psycopg connection outside Airflow, with the hook's statement and lock timeouts.
+
+    Not in autocommit, like the hook's: commit or roll back (``transaction()``), and close it.
+    """
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    return psycopg.connect(make_conninfo(dsn or warehouse_dsn(), **settings.hook_params()), **kwargs)
 
 
-def hook_connection() -> Any:
-    """A connection through Airflow's ``warehouse`` connection (inside tasks; psycopg 3)."""
+def hook_connection() -> psycopg.Connection:
+    """A connection through Airflow's ``warehouse`` connection (inside tasks)."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     hook = PostgresHook(postgres_conn_id=settings.WAREHOUSE_CONN_ID, **settings.hook_params())
@@ -68,12 +92,8 @@ def hook_connection() -> Any:
 
 
 @contextmanager
-def transaction(conn: Any) -> Iterator[Any]:
-    """One transaction: commit on success, roll back on any error.
-
-    Works for psycopg2 connections (command-line tools, tests) and the psycopg 3
-    connections PostgresHook hands out inside tasks; the connection stays open.
-    """
+def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:
+    """One transaction: commit on success, roll back on any error; the connection stays open."""
     cur = conn.cursor()
     try:
         yield cur
@@ -85,12 +105,18 @@ def transaction(conn: Any) -> Iterator[Any]:
         cur.close()
 
 
-def statements(name: str) -> list[str]:
-    """The statements of ``include/sql/<name>``, split the way SQLExecuteQueryOperator splits them."""
-    return [s for s in sqlparse.split(sqlparse.format(sql(name), strip_comments=True)) if s.strip()]
+def statements(name: str | Path) -> list[str]:
+    """The statements of ``include/sql/<name>``, split by SQLExecuteQueryOperator's own splitter.
+
+    psycopg binds parameters server-side, one statement at a time, so a file with
+    parameters runs statement by statement, as the operator runs it with ``split_statements``.
+    """
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    return DbApiHook.split_sql_string(sql(name))
 
 
-def run_script(conn: Any, name: str, params: dict[str, Any]) -> list[tuple]:
+def run_script(conn: psycopg.Connection, name: str | Path, params: dict[str, Any]) -> list[tuple]:
     """Run an SQL file statement by statement in one transaction; return the last result."""
     rows: list[tuple] = []
     with transaction(conn) as cur:
@@ -98,3 +124,14 @@ def run_script(conn: Any, name: str, params: dict[str, Any]) -> list[tuple]:
             cur.execute(statement, params)
             rows = cur.fetchall() if cur.description else []
     return rows
+
+
+@contextmanager
+def warehouse() -> Iterator[Any]:
+    """``with warehouse() as conn:`` a connection through the hook (inside tasks), closed
+    however the block ends; each ``transaction(conn)`` inside commits on its own."""
+    conn = hook_connection()
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -13,10 +13,12 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import psycopg2.extensions
+from typing import TYPE_CHECKING
 
 from agent_warehouse import SQL_DIR
+
+if TYPE_CHECKING:
+    import psycopg  # imported by whoever made the connection; not at DAG parse time
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 # Arbitrary constant: the advisory-lock key shared by every migration runner.
@@ -63,7 +65,7 @@ CREATE TABLE IF NOT EXISTS ops.schema_migrations (
 """
 
 
-def _applied(cur: psycopg2.extensions.cursor) -> dict[int, str]:
+def _applied(cur: psycopg.Cursor) -> dict[int, str]:
     cur.execute("SELECT to_regclass('ops.schema_migrations') IS NOT NULL")
     if not cur.fetchone()[0]:
         return {}
@@ -71,7 +73,7 @@ def _applied(cur: psycopg2.extensions.cursor) -> dict[int, str]:
     return dict(cur.fetchall())
 
 
-def migrate(conn: psycopg2.extensions.connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+def migrate(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply every pending migration; return the names applied. Safe to call any time."""
     applied_now: list[str] = []
     conn.autocommit = True
@@ -88,17 +90,13 @@ def migrate(conn: psycopg2.extensions.connection, directory: Path = MIGRATIONS_D
                             "add a new migration instead of editing an applied one"
                         )
                     continue
-                cur.execute("BEGIN")
-                try:
+                with conn.transaction():
+                    # No parameters: the whole file goes as one simple query.
                     cur.execute(mig.path.read_text())
                     cur.execute(
                         "INSERT INTO ops.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (mig.version, mig.name, mig.checksum),
                     )
-                    cur.execute("COMMIT")
-                except Exception:
-                    cur.execute("ROLLBACK")
-                    raise
                 applied_now.append(mig.path.name)
         finally:
             cur.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
@@ -106,14 +104,14 @@ def migrate(conn: psycopg2.extensions.connection, directory: Path = MIGRATIONS_D
     return applied_now
 
 
-def pending(conn: psycopg2.extensions.connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+def pending(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
     with conn.cursor() as cur:
         done = _applied(cur)
     conn.rollback()
     return [m.path.name for m in available(directory) if m.version not in done]
 
 
-def check_current(conn: psycopg2.extensions.connection) -> None:
+def check_current(conn: psycopg.Connection) -> None:
     """Raise SchemaNotCurrent naming the missing migrations; DAGs call this before writing."""
     missing = pending(conn)
     if missing:

@@ -5,4 +5,6 @@ Stages, in order: :mod:`.ingest`, :mod:`.derive`, :mod:`.score` (scores and rank
 :mod:`.pipeline` runs them together. Tables live in the ``signals`` schema (docs/signals.md).
 """
 
-SIGNAL_TYPES = ("hiring", "funding", "traffic", "product_launch", "mention")
+from typing import Literal
+
+SignalType = Literal["hiring", "funding", "traffic", "product_launch", "mention"]

@@ -21,11 +21,22 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    ValidationError,
+)
+from pydantic_core import to_json
 
 from agent_warehouse import settings
 from agent_warehouse.db import run_script
-from agent_warehouse.signals import SIGNAL_TYPES
+from agent_warehouse.signals import SignalType
 
 log = logging.getLogger(__name__)
 
@@ -146,55 +157,56 @@ class SyntheticProvider:
                     }
 
 
+def _iso_text(value: Any) -> Any:
+    # An ISO 8601 text or a datetime; a bare number (pydantic would read unix time) is not a time.
+    if not isinstance(value, str | datetime):
+        raise ValueError("observed_at must be an ISO 8601 time")
+    return value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class SignalRow(BaseModel):
+    """One provider row as the warehouse stores it; anything else is set aside with a reason."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, coerce_numbers_to_str=True, extra="ignore")
+
+    external_id: str = Field(min_length=1)
+    company: str = Field(min_length=1, max_length=200)
+    signal_type: Annotated[SignalType, BeforeValidator(_lower)]
+    observed_at: Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+    value: FiniteFloat
+
+
+# The reason stored for a row's first invalid field; (field, pydantic error type) when it depends on how.
+_REASONS = {
+    "external_id": "missing_external_id", "company": "missing_company",
+    ("company", "string_too_long"): "company_too_long", "signal_type": "unknown_signal_type",
+    "observed_at": "invalid_observed_at", ("observed_at", "timezone_aware"): "observed_at_without_timezone",
+    "value": "invalid_value",
+}
+
+
 def validate(row: Any) -> tuple[dict[str, Any] | None, str | None]:
     """(clean row, None) or (None, reason)."""
     if isinstance(row, Malformed):
         return None, row.reason
-    if not isinstance(row, dict):
-        return None, "not_an_object"
-    external_id = str(row.get("external_id") or "").strip()
-    if not external_id:
-        return None, "missing_external_id"
-    company = str(row.get("company") or "").strip()
-    if not company:
-        return None, "missing_company"
-    if len(company) > 200:
-        return None, "company_too_long"
-    signal_type = str(row.get("signal_type") or "").strip().lower()
-    if signal_type not in SIGNAL_TYPES:
-        return None, "unknown_signal_type"
-    raw_ts = row.get("observed_at")
     try:
-        observed = raw_ts if isinstance(raw_ts, datetime) else datetime.fromisoformat(str(raw_ts))
-    except (TypeError, ValueError):
-        return None, "invalid_observed_at"
-    if observed.tzinfo is None:
-        return None, "observed_at_without_timezone"
-    try:
-        value = float(row.get("value"))
-    except (TypeError, ValueError):
-        return None, "invalid_value"
-    if not math.isfinite(value):
-        return None, "invalid_value"
-    return {"external_id": external_id, "company": company, "signal_type": signal_type,
-            "observed_at": observed.isoformat(), "value": value}, None
-
-
-def _jsonable(value: Any) -> Any:
-    """A payload PostgreSQL's jsonb accepts (no NaN/Infinity, no custom types)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
+        return SignalRow.model_validate(row).model_dump(mode="json"), None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "model_type":
+            return None, "not_an_object"
+        field = first["loc"][0]
+        return None, _REASONS.get((field, first["type"]), _REASONS[field])
 
 
 def _rejection(reason: str, row: Any) -> dict[str, Any]:
-    payload = _jsonable(row.payload if isinstance(row, Malformed) else row)
+    # jsonb takes no NaN/Infinity and no custom types: those become strings.
+    payload = json.loads(to_json(row.payload if isinstance(row, Malformed) else row,
+                                 inf_nan_mode="strings", fallback=str))
     if not isinstance(payload, dict):
         payload = {"row": payload}
     text = json.dumps(payload, sort_keys=True)

@@ -67,14 +67,22 @@ def claim_job(conn: Any, job_id: int, day: date) -> int:
     return rows[0][0]
 
 
-def start_run_job(conn: Any, *, dag_id: str, run_id: str, day: date, run_type: str | None = None,
-                  triggered_by: str | None = None, job_run_id: int | None = None) -> int:
-    """The run-level audit row of a run over every workspace (the API's row when it started it)."""
+def _open_job(conn: Any, *, day: date, job_run_id: int | None, dag_id: str | None, run_id: str | None,
+              workspace_id: str | None = None, run_type: str | None = None,
+              triggered_by: str | None = None) -> int:
+    """The audit row of a run: the one the internal API queued (``job_run_id``), else a new one."""
     if job_run_id is not None:
         return claim_job(conn, job_run_id, day)
     start, end = day_bounds(day)
-    return audit.start_job(conn, job_type=JOB_TYPE, dag_id=dag_id, run_id=run_id, run_type=run_type,
-                           triggered_by=triggered_by, period_start=start, period_end=end)
+    return audit.start_job(conn, job_type=JOB_TYPE, dag_id=dag_id, run_id=run_id, workspace_id=workspace_id,
+                           run_type=run_type, triggered_by=triggered_by, period_start=start, period_end=end)
+
+
+def start_run_job(conn: Any, *, dag_id: str, run_id: str, day: date, run_type: str | None = None,
+                  triggered_by: str | None = None, job_run_id: int | None = None) -> int:
+    """The run-level audit row of a run over every workspace (the API's row when it started it)."""
+    return _open_job(conn, day=day, job_run_id=job_run_id, dag_id=dag_id, run_id=run_id, run_type=run_type,
+                     triggered_by=triggered_by)
 
 
 def finish_run_job(conn: Any, job_id: int, *, day: date, inserted: int, results: list[dict[str, Any]],
@@ -99,13 +107,9 @@ def score_workspace(conn: Any, *, day: date, workspace_id: str, pack_id: str | N
     The ranked list goes to the log (as a table) and is returned.
     """
     job_id = None
-    if job_run_id is not None:
-        job_id = claim_job(conn, job_run_id, day)
-    elif dag_id and run_id:
-        start, end = day_bounds(day)
-        job_id = audit.start_job(conn, job_type=JOB_TYPE, dag_id=dag_id, run_id=run_id,
-                                 workspace_id=workspace_id, run_type=run_type, triggered_by=triggered_by,
-                                 period_start=start, period_end=end)
+    if job_run_id is not None or (dag_id and run_id):
+        job_id = _open_job(conn, day=day, job_run_id=job_run_id, dag_id=dag_id, run_id=run_id,
+                           workspace_id=workspace_id, run_type=run_type, triggered_by=triggered_by)
     try:
         pack = score.resolve_pack(conn, workspace_id, pack_id)
         result = score.score_day(conn, day, workspace_id, pack)

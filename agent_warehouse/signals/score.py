@@ -32,16 +32,15 @@ def parse_workspace(workspace_id: str) -> str:
     return str(uuid.UUID(str(workspace_id)))
 
 
-def resolve_pack(conn: Any, workspace_id: str | None, pack_id: str | None = None,
-                 require_known: bool = True) -> str:
+def resolve_pack(conn: Any, workspace_id: str | None, pack_id: str | None = None) -> str:
     """The pack_id given, else the workspace's pack, else the default pack.
 
     Raises UnknownPack naming a pack that does not exist, and UnknownWorkspace for a
-    workspace the signal job does not know (when ``require_known``).
+    workspace the signal job does not know.
     """
     (given, workspace_pack, default_pack, known), = run_script(
         conn, "signals/resolve_pack.sql", {"pack_id": pack_id, "workspace_id": workspace_id})
-    if workspace_id is not None and require_known and not known:
+    if workspace_id is not None and not known:
         raise UnknownWorkspace(workspace_id)
     if pack_id is not None:
         if given is None:
@@ -61,12 +60,8 @@ def known_workspaces(conn: Any) -> list[str]:
 
 def register_workspace(conn: Any, workspace_id: str, pack_id: str | None = None) -> None:
     """Make a workspace known to the signal job, optionally with its own pack."""
-    from agent_warehouse.db import transaction
-
-    with transaction(conn) as cur:
-        cur.execute("INSERT INTO signals.workspace_packs (workspace_id, pack_id) VALUES (%s, %s) "
-                    "ON CONFLICT (workspace_id) DO UPDATE SET pack_id = EXCLUDED.pack_id, updated_at = now()",
-                    (parse_workspace(workspace_id), pack_id))
+    run_script(conn, "signals/register_workspace.sql",
+               {"workspace_id": parse_workspace(workspace_id), "pack_id": pack_id})
 
 
 def score_day(conn: Any, day: date, workspace_id: str, pack_id: str,

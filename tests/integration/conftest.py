@@ -87,7 +87,7 @@ TABLES_TO_CLEAN = (
     "analytics.daily_reports",
     "ops.retention_state",
     "ops.deadline_misses",
-    # signals (issue 6); scoring_packs keeps its seeded packs
+    # signals; scoring_packs keeps its seeded packs
     "signals.raw_signals",
     "signals.rejected_signals",
     "signals.provider_runs",
@@ -101,7 +101,7 @@ TABLES_TO_CLEAN = (
 
 @pytest.fixture()
 def wh(migrated) -> Any:
-    """A psycopg2 connection to an empty warehouse (schema kept, rows removed)."""
+    """A connection (psycopg 3, not autocommit) to an empty warehouse (schema kept, rows removed)."""
     from agent_warehouse.db import connect
 
     conn = connect()

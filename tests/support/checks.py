@@ -15,14 +15,7 @@ COLUMNS = ("total_executions", "successful_executions", "failed_executions", "av
 
 
 def hourly_rows(conn, hour):
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT workspace_id::text, total_executions, successful_executions, failed_executions, "
-            "avg_runtime, p95_runtime, total_credits, updated_at "
-            "FROM analytics.execution_metrics_hourly WHERE hour = %s ORDER BY 1", (hour,))
-        rows = cur.fetchall()
-    conn.commit()
-    return rows
+    return period_rows(conn, "execution_metrics_hourly", "hour", hour)
 
 
 def assert_exact(conn, hour):
@@ -38,11 +31,8 @@ def assert_exact(conn, hour):
                 assert row[col] is None
             else:
                 assert math.isclose(row[col], exp[col], rel_tol=1e-9), (ws, col, row[col], exp[col])
-    with conn.cursor() as cur:
-        cur.execute("SELECT workspace_id::text, active_users FROM analytics.workspace_activity_hourly "
-                    "WHERE hour = %s", (hour,))
-        users = dict(cur.fetchall())
-    conn.commit()
+    users = dict(fetch(conn, "SELECT workspace_id::text, active_users FROM analytics.workspace_activity_hourly "
+                             "WHERE hour = %s", (hour,)))
     assert users == {ws: exp["active_users"] for ws, exp in expected.items()}
 
 
@@ -51,12 +41,9 @@ P95_ERRORS: list[float] = []  # every relative p95 error seen, for the summary a
 
 
 def raw_rows(conn):
-    with conn.cursor() as cur:
-        cur.execute("SELECT workspace_id, user_id, status, started_at, runtime_seconds, credits_consumed "
-                    "FROM public.agent_runs")
-        rows = cur.fetchall()
-    conn.commit()
-    return rows
+    # uuids as text: the oracle and the rollup checks key workspaces by their text.
+    return fetch(conn, "SELECT workspace_id::text, user_id::text, status, started_at, runtime_seconds, "
+                       "credits_consumed FROM public.agent_runs")
 
 
 def fetch(conn, query, params=()):

@@ -3,5 +3,4 @@ SELECT (SELECT pack_id FROM signals.scoring_packs WHERE pack_id = %(pack_id)s)  
        (SELECT pack_id FROM signals.workspace_packs WHERE workspace_id = %(workspace_id)s::uuid)
                                                                                    AS workspace_pack,
        (SELECT pack_id FROM signals.scoring_packs WHERE is_default)                AS default_pack,
-       EXISTS (SELECT 1 FROM signals.workspace_packs WHERE workspace_id = %(workspace_id)s::uuid)
-                                                                                   AS known;
+       %(workspace_id)s::uuid IN (SELECT workspace_id FROM signals.workspace_packs) AS known;

@@ -16,7 +16,7 @@ WITH pack AS (
     WHERE f.day = %(day)s::date
 ), comp AS (
     SELECT s.company_id,
-           round((100.0 * sum(w.weight * s.s) / (SELECT sum(weight) FROM w))::numeric, 2) AS composite,
+           round((100.0 * sum(w.weight * s.s) / (SELECT sum(total.weight) FROM w total))::numeric, 2) AS composite,
            jsonb_object_agg(s.signal_type, round(s.s::numeric, 4) ORDER BY s.signal_type) AS components
     FROM strength s JOIN w USING (signal_type)
     GROUP BY s.company_id
@@ -44,7 +44,7 @@ WHERE t.workspace_id = %(workspace_id)s::uuid AND t.pack_id = %(pack_id)s AND t.
 
 -- The ranked list: companies with a composite above 0, best first, ties by name.
 WITH ranked AS (
-    SELECT row_number() OVER (ORDER BY s.composite DESC, c.name, s.company_id)::int AS rank,
+    SELECT row_number() OVER (ORDER BY s.composite DESC, c.name ASC, s.company_id ASC)::int AS rank,
            s.company_id, c.name, s.composite, s.band
     FROM signals.company_scores_daily s
     JOIN signals.companies c USING (company_id)

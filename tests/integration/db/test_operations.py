@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
+import psycopg
 import pytest
 
 from agent_warehouse import settings
@@ -37,7 +37,7 @@ def refused(conn, statement: str, params=None) -> bool:
     try:
         with conn.cursor() as cur:
             cur.execute(statement, params)
-    except psycopg2.errors.InsufficientPrivilege:
+    except psycopg.errors.InsufficientPrivilege:
         conn.rollback()
         return True
     conn.rollback()

@@ -24,7 +24,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import pytest
 
 from support import HOUR
@@ -52,7 +52,7 @@ SCHED_META_DB = f"test_meta_sched_{os.getpid()}"
 
 
 def meta(query: str) -> list[tuple]:
-    conn = psycopg2.connect(dbname=SCHED_META_DB, user="postgres", host=devdb.socket_dir())
+    conn = psycopg.connect(dbname=SCHED_META_DB, user="postgres", host=devdb.socket_dir())
     try:
         with conn.cursor() as cur:
             cur.execute(query)

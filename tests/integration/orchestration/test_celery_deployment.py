@@ -28,8 +28,8 @@ def redis_reachable() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not redis_reachable(),
-                                reason=f"no Redis reachable at {REDIS} for the Celery broker")
+pytestmark = [pytest.mark.services,
+              pytest.mark.skipif(not redis_reachable(), reason=f"no Redis reachable at {REDIS} for the Celery broker")]
 
 
 def test_hourly_rollup_triggered_over_rest_runs_on_a_celery_worker(wh, tmp_path):
@@ -47,7 +47,7 @@ def test_hourly_rollup_triggered_over_rest_runs_on_a_celery_worker(wh, tmp_path)
     commands = [["api-server"], ["dag-processor"], ["scheduler"],
                 ["celery", "worker", "--queues", queue, "--concurrency", "2"]]
     with private_metadata_db(f"test_meta_celery_{os.getpid()}", env) as meta:
-        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + meta.replace("postgresql+psycopg2", "postgresql")
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + meta
         with services(commands, env, tmp_path / "logs"):
             api = Api(port)
             wait_for(api.healthy, 90, "the api-server")

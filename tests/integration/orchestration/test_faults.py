@@ -12,7 +12,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
+import psycopg
 import pytest
 
 from agent_warehouse import settings
@@ -73,7 +73,7 @@ def fail_once(wh):
 
 def test_failure_mid_hour_leaves_nothing_and_retry_is_exact(wh, workspaces, fail_once):
     insert_runs(wh, make_runs(random.Random(1), H0, 800, workspaces))
-    with pytest.raises(psycopg2.errors.RaiseException, match="injected failure"):
+    with pytest.raises(psycopg.errors.RaiseException, match="injected failure"):
         hourly.rollup_hour(wh, H0)
     assert hourly_rows(wh, H0) == []  # the metrics written before the failure are gone
     with wh.cursor() as cur:

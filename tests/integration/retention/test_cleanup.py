@@ -7,7 +7,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
+import psycopg
 import pytest
 
 from agent_warehouse.retention import cleanup as retention
@@ -160,7 +160,7 @@ def test_cleanup_refuses_and_drops_nothing_when_hours_cannot_be_rolled_up(wh, da
 def test_drop_function_checks_for_itself(wh, workspaces):
     """Even called directly, the owner's function drops nothing while an hour is stale."""
     load_old_days(wh, workspaces)
-    with wh.cursor() as cur, pytest.raises(psycopg2.errors.ObjectNotInPrerequisiteState,
+    with wh.cursor() as cur, pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState,
                                            match="not rolled up"):
         cur.execute("SELECT ops.drop_expired_agent_runs('2026-03-22')")
     wh.rollback()

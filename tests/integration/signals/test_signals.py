@@ -13,6 +13,7 @@ import pytest
 
 from agent_warehouse.signals import derive, ingest, pipeline, score
 from agent_warehouse.signals.ingest import SyntheticProvider
+from support.checks import fetch
 from support.runs import run_dag as _run_dag
 
 DAY = date(2026, 1, 5)
@@ -87,14 +88,6 @@ def workspaces(conn, n: int = 3, pack: str | None = None) -> list[str]:
     return ids
 
 
-def query(conn, sql, params=()):
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    conn.commit()
-    return rows
-
-
 def snapshot(conn) -> dict[str, list]:
     tables = {"raw": "SELECT * FROM signals.raw_signals ORDER BY signal_id",
               "features": "SELECT * FROM signals.company_features_daily ORDER BY 1, 2, 3",
@@ -102,12 +95,12 @@ def snapshot(conn) -> dict[str, list]:
               "emerging": "SELECT * FROM signals.emerging_companies ORDER BY 1, 2, 3, 4",
               "rejected": "SELECT * FROM signals.rejected_signals ORDER BY id",
               "companies": "SELECT * FROM signals.companies ORDER BY company_id"}
-    return {name: query(conn, sql) for name, sql in tables.items()}
+    return {name: fetch(conn, sql) for name, sql in tables.items()}
 
 
 def oracle(conn, day: date, pack: str) -> list[tuple[str, float, str]]:
     """Ranked (company, composite, band) computed in Python from the raw rows (docs/signals.md)."""
-    raw = query(conn, "SELECT c.name, s.signal_type, s.observed_at FROM signals.raw_signals s "
+    raw = fetch(conn, "SELECT c.name, s.signal_type, s.observed_at FROM signals.raw_signals s "
                       "JOIN signals.companies c USING (company_id)")
     counts: dict[tuple[str, str], list[int]] = {}
     for name, signal_type, observed in raw:
@@ -133,7 +126,7 @@ def oracle(conn, day: date, pack: str) -> list[tuple[str, float, str]]:
 
 
 def assert_matches_oracle(conn, ws: str, pack: str) -> None:
-    got = query(conn, "SELECT company_name, composite, band FROM signals.emerging_companies "
+    got = fetch(conn, "SELECT company_name, composite, band FROM signals.emerging_companies "
                       "WHERE workspace_id = %s AND pack_id = %s AND day = %s ORDER BY rank", (ws, pack, DAY))
     expected = oracle(conn, DAY, pack)
     assert len(got) == len(expected) > 0
@@ -167,12 +160,12 @@ def test_daily_run_stages_in_order_mapped_per_workspace_with_audit_rows(wh, dagb
         assert max(t.end_date for t in tis[before]) <= min(t.start_date for t in tis[after]), (before, after)
     assert max(t.end_date for t in tis["score_and_rank"]) <= tis["finish_audit"][0].start_date
 
-    rows = query(wh, "SELECT workspace_id::text, status, inserted, companies_scored, ranked_count, error, "
+    rows = fetch(wh, "SELECT workspace_id::text, status, inserted, companies_scored, ranked_count, error, "
                      "period_start, details->>'pack_id' FROM ops.job_runs "
                      "WHERE job_type = 'daily_aggregation' ORDER BY workspace_id NULLS LAST")
     assert len(rows) == 4
     per_ws, run_row = rows[:3], rows[3]
-    inserted = query(wh, "SELECT count(*) FROM signals.raw_signals WHERE observed_at >= %s",
+    inserted = fetch(wh, "SELECT count(*) FROM signals.raw_signals WHERE observed_at >= %s",
                      (datetime(2026, 1, 5, tzinfo=UTC),))[0][0]
     assert inserted > 0
     for (ws, status, ins, scored, ranked, error, period, pack), expected_ws in zip(per_ws, ids, strict=True):
@@ -186,7 +179,7 @@ def test_daily_run_stages_in_order_mapped_per_workspace_with_audit_rows(wh, dagb
     for ws in ids[:2]:
         assert_matches_oracle(wh, ws, "default")
     assert_matches_oracle(wh, ids[2], "growth")
-    ranked = query(wh, "SELECT rank, company_name, composite, band FROM signals.emerging_companies "
+    ranked = fetch(wh, "SELECT rank, company_name, composite, band FROM signals.emerging_companies "
                        "WHERE workspace_id = %s ORDER BY rank", (ids[0],))
     assert [r[0] for r in ranked] == list(range(1, len(ranked) + 1))
     assert all(0 < r[2] <= 100 and r[3] in ("hot", "warm", "watch", "cold") for r in ranked)
@@ -198,16 +191,16 @@ def test_provider_failures_are_recorded_and_not_fatal(wh, dagbag, providers, mon
     ws, = workspaces(wh, 1)
     dr = run_dag(dagbag, "daily_signal_aggregation", RUN_AT, monkeypatch)
     assert dr.state == "success"
-    runs = {r[0]: r[1:] for r in query(wh, "SELECT provider, status, fetched, inserted, rejected, error "
+    runs = {r[0]: r[1:] for r in fetch(wh, "SELECT provider, status, fetched, inserted, rejected, error "
                                            "FROM signals.provider_runs WHERE day = %s", (DAY,))}
     assert runs["broken"][0] == "failed" and "provider API down" in runs["broken"][4]
     assert runs["slow"][0] == "timeout" and "timed out" in runs["slow"][4]
     assert runs["messy"][:4] == ("partial", 7, 1, 6)
     assert runs["synthetic"][0] == "success" and runs["synthetic"][2] > 0
-    reasons = sorted(r[0] for r in query(wh, "SELECT reason FROM signals.rejected_signals WHERE provider = 'messy'"))
+    reasons = sorted(r[0] for r in fetch(wh, "SELECT reason FROM signals.rejected_signals WHERE provider = 'messy'"))
     assert reasons == ["invalid_value", "invalid_value", "missing_external_id", "not_an_object",
                        "observed_at_without_timezone", "unknown_signal_type"]
-    (status, inserted), = query(wh, "SELECT status, inserted FROM ops.job_runs WHERE workspace_id = %s", (ws,))
+    (status, inserted), = fetch(wh, "SELECT status, inserted FROM ops.job_runs WHERE workspace_id = %s", (ws,))
     assert status == "success" and inserted == runs["synthetic"][2] + 1
 
 
@@ -221,7 +214,7 @@ def test_rerun_inserts_no_duplicates_and_changes_nothing(wh, dagbag, providers, 
     assert run_dag(dagbag, "daily_signal_aggregation", RUN_AT + timedelta(minutes=1),
                    monkeypatch).state == "success"
     assert snapshot(wh) == first  # updated_at included: nothing was rewritten
-    inserted = query(wh, "SELECT inserted FROM ops.job_runs WHERE workspace_id IS NULL ORDER BY id")
+    inserted = fetch(wh, "SELECT inserted FROM ops.job_runs WHERE workspace_id IS NULL ORDER BY id")
     assert inserted[0][0] > 0 and inserted[1][0] == 0
 
 
@@ -232,9 +225,9 @@ def test_workspace_and_pack_params_reach_the_stages(wh, dagbag, providers, monke
                  conf={"workspace_id": ids[1], "pack_id": "growth"})
     assert dr.state == "success"
     assert task_states(dr)["score_and_rank"] == ["success"]
-    assert query(wh, "SELECT DISTINCT workspace_id::text, pack_id FROM signals.emerging_companies") == [
+    assert fetch(wh, "SELECT DISTINCT workspace_id::text, pack_id FROM signals.emerging_companies") == [
         (ids[1], "growth")]
-    rows = query(wh, "SELECT workspace_id::text, status, details->>'pack_id' FROM ops.job_runs")
+    rows = fetch(wh, "SELECT workspace_id::text, status, details->>'pack_id' FROM ops.job_runs")
     assert rows == [(ids[1], "success", "growth")]  # no run-level row for a one-workspace run
     assert_matches_oracle(wh, ids[1], "growth")
 
@@ -275,13 +268,13 @@ def test_file_provider_reads_csv_and_jsonl_drops(wh, tmp_path, monkeypatch):
     report = ingest.ingest(wh, start, end, providers=[ingest.FileProvider()])
     assert report["providers"]["file"] == {"status": "partial", "fetched": 5, "inserted": 3, "rejected": 2,
                                            "error": None}
-    assert query(wh, "SELECT name FROM signals.companies ORDER BY name") == [("Eta Works",), ("Zeta Dynamics",)]
-    assert sorted(r[0] for r in query(wh, "SELECT reason FROM signals.rejected_signals")) == [
+    assert fetch(wh, "SELECT name FROM signals.companies ORDER BY name") == [("Eta Works",), ("Zeta Dynamics",)]
+    assert sorted(r[0] for r in fetch(wh, "SELECT reason FROM signals.rejected_signals")) == [
         "invalid_json", "invalid_observed_at"]
     again = ingest.ingest(wh, start, end, providers=[ingest.FileProvider()])
     assert again["inserted"] == 0
-    assert query(wh, "SELECT count(*) FROM signals.raw_signals")[0][0] == 3
-    assert query(wh, "SELECT count(*) FROM signals.rejected_signals")[0][0] == 2
+    assert fetch(wh, "SELECT count(*) FROM signals.raw_signals")[0][0] == 3
+    assert fetch(wh, "SELECT count(*) FROM signals.rejected_signals")[0][0] == 2
     assert derive.derive_day(wh, DAY)["companies"] == 2
 
 
@@ -304,7 +297,7 @@ def test_hourly_rollup_ingests_signals_and_survives_provider_failures(wh, dagbag
     assert task_states(dr)["ingest_signals"] == ["success"]
     hour = datetime(2026, 1, 5, 12, tzinfo=UTC)
     expected = {r["external_id"] for r in SyntheticProvider().fetch(hour, hour + timedelta(hours=1))}
-    got = {r[0] for r in query(wh, "SELECT external_id FROM signals.raw_signals")}
+    got = {r[0] for r in fetch(wh, "SELECT external_id FROM signals.raw_signals")}
     assert got == expected and got
     # The daily ingest of the same day adds the other hours, never the same rows again.
     start, end = pipeline.day_bounds(DAY)
