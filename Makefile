@@ -14,7 +14,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
 export AIRFLOW__CORE__PARALLELISM ?= 4
 # Warnings some imports print on stdout would break `airflow ... -o json`.
-export PYTHONWARNINGS ?= ignore:Could not import graphviz:UserWarning,ignore::DeprecationWarning:starlette.middleware.wsgi
+export PYTHONWARNINGS ?= ignore:Could not import graphviz:UserWarning,ignore:Using `httpx` with `starlette.testclient` is deprecated
 
 # Starts the embedded PostgreSQL unless AIRFLOW_CONN_WAREHOUSE (and the metadata
 # database) are already set, and exports where they are.

@@ -44,7 +44,7 @@ DEMO_BACKFILLS = (("hourly_rollup", timedelta(hours=23)), ("daily_rollup", timed
                   ("daily_signal_aggregation", timedelta(0)))
 # Warnings some Airflow imports print on stdout, which breaks `-o json` output.
 QUIET_WARNINGS = ("ignore:Could not import graphviz:UserWarning,"
-                  "ignore::DeprecationWarning:starlette.middleware.wsgi")
+                  "ignore:Using `httpx` with `starlette.testclient` is deprecated")
 
 
 class Services:
@@ -173,7 +173,7 @@ class Services:
         for pid in alive.values():
             _signal_group(pid, signal.SIGTERM)
         end = time.monotonic() + timeout
-        for name, pid in alive.items():
+        for pid in alive.values():
             try:
                 psutil.Process(pid).wait(timeout=max(0.1, end - time.monotonic()))
             except psutil.TimeoutExpired:
