@@ -39,9 +39,22 @@ def airflow_dags():
 
 def run(dagbag, dag_id: str, run_at: datetime, conf: dict | None = None) -> None:
     """One real Airflow run (dag.test) started at ``run_at``: it takes the last period closed then."""
+    began = datetime.now(UTC)
     dr = dagbag.get_dag(dag_id).test(logical_date=run_at, run_after=run_at, run_conf=conf)
+    record_real_start(dr.run_id, dag_id, began)
     if dr.state != "success":
         raise SystemExit(f"{dag_id} run at {run_at} ended {dr.state}")
+
+
+def record_real_start(run_id: str, dag_id: str, began: datetime) -> None:
+    """dag.test() records the run as started at its logical date (January), so the UI showed
+    the demo's runs as lasting months: store when it really started."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == dag_id, DagRun.run_id == run_id).update(
+            {DagRun.start_date: began}, synchronize_session=False)
 
 
 def roll_up_day(dagbag) -> float:
@@ -62,7 +75,7 @@ def emerging_companies(conn, dagbag, workspace: str) -> None:
     print(f"\nsynthetic signals: {cli.seed_synthetic_history(conn, DAY.date() + timedelta(days=1))} new")
     score.register_workspace(conn, workspace)
     run(dagbag, "daily_signal_aggregation", DAY + timedelta(days=1, minutes=30),
-        {"workspace_id": workspace, "pack_id": None, "job_run_id": None})
+        {"workspace_id": workspace, "pack_id": None})
     pipeline.print_top_emerging(conn, DAY.date(), workspace, limit=10)
 
 
