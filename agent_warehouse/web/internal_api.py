@@ -126,7 +126,6 @@ def _trigger(run_id: str, conf: dict[str, Any], day: date) -> None:
     from airflow.api.common.trigger_dag import trigger_dag
     from airflow.exceptions import DagRunAlreadyExists
     from airflow.utils.types import DagRunTriggeredByType
-
     from sqlalchemy.exc import IntegrityError
 
     try:
