@@ -37,18 +37,26 @@ DAG_ID = "daily_signal_aggregation"
 TOKEN_SETTING = "INTERNAL_JOB_TOKEN"
 
 
-def configured_token() -> str | None:
-    """The token from the environment, else the Airflow Variable; None when neither is set."""
-    token = os.environ.get(TOKEN_SETTING)
-    if token:
-        return token
-    try:
-        from airflow.models.variable import Variable
+# Values copied from examples: a token anyone can guess is no token (503, as when unset).
+PLACEHOLDER_TOKENS = frozenset({"change-me", "changeme", "change_me", "secret", "token", "placeholder"})
 
-        return Variable.get(TOKEN_SETTING, default_var=None) or None
-    except Exception:  # no metadata database reachable: treat as not configured
-        log.warning("could not read the %s Airflow Variable", TOKEN_SETTING)
+
+def configured_token() -> str | None:
+    """The token from the environment, else the Airflow Variable; None when neither is set
+    or the value is a placeholder."""
+    token = os.environ.get(TOKEN_SETTING)
+    if not token:
+        try:
+            from airflow.models.variable import Variable
+
+            token = Variable.get(TOKEN_SETTING, default_var=None)
+        except Exception:  # no metadata database reachable: treat as not configured
+            log.warning("could not read the %s Airflow Variable", TOKEN_SETTING)
+            return None
+    if token and token.strip().lower() in PLACEHOLDER_TOKENS:
+        log.warning("%s is a placeholder value: the internal API refuses every call", TOKEN_SETTING)
         return None
+    return token or None
 
 
 def require_token(x_internal_token: str | None = Header(default=None)) -> None:

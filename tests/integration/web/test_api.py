@@ -91,6 +91,8 @@ def test_token_missing_wrong_and_unconfigured(client, known, monkeypatch, caplog
     assert client.get("/internal/job_runs/1").status_code == 401
     assert post(client, known[0], headers={"X-Internal-Token": "nope"}).status_code == 403
     assert client.get("/internal/job_runs/1", headers={"X-Internal-Token": TOKEN + "x"}).status_code == 403
+    monkeypatch.setenv("INTERNAL_JOB_TOKEN", "change-me")  # a placeholder is no token
+    assert post(client, known[0], headers={"X-Internal-Token": "change-me"}).status_code == 503
     monkeypatch.delenv("INTERNAL_JOB_TOKEN")
     for headers in ({}, AUTH, {"X-Internal-Token": ""}):
         assert post(client, known[0], headers=headers).status_code == 503
