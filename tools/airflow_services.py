@@ -211,8 +211,19 @@ class Services:
         wait(check, timeout, "the services to report healthy")
 
     def wait_dags(self, client: httpx.Client, dag_ids: Iterable[str], timeout: float = 180) -> None:
-        wait(lambda: all(client.get(f"/api/v2/dags/{d}").status_code == 200 for d in dag_ids),
-             timeout, "the DAGs to be parsed")
+        """Until the dag-processor has parsed each DAG with these services' start date: a DAG
+        serialized earlier (``make airflow-db``, with the default start date) still has its
+        next run in January, and unpausing it then would start runs of days nobody asked for."""
+        start = datetime.fromisoformat(self.env()["AGENT_WAREHOUSE_START_DATE"])
+
+        def parsed(dag_id: str) -> bool:
+            answer = client.get(f"/api/v2/dags/{dag_id}")
+            if answer.status_code != 200:
+                return False
+            next_run = answer.json().get("next_dagrun_data_interval_start")
+            return next_run is None or datetime.fromisoformat(next_run.replace("Z", "+00:00")) >= start
+
+        wait(lambda: all(parsed(d) for d in dag_ids), timeout, "the DAGs to be parsed")
 
     def tails(self, names: Iterable[str], lines: int = 30) -> str:
         out = []
