@@ -157,6 +157,14 @@ class Services:
         pids = self._pids()
         alive = self.running()
         (self.state / "port").write_text(str(self.port))
+        if "scheduler" not in alive:
+            # The DAGs as these services parse them (their start date): a DAG left unpaused by an
+            # earlier `up` and serialized since with another start date (`make demo` does) would
+            # otherwise have its next run in January when the scheduler starts.
+            done = subprocess.run([AIRFLOW, "dags", "reserialize"], env=env, capture_output=True, text=True,
+                                  cwd=PROJECT_ROOT, timeout=300)
+            if done.returncode:
+                raise RuntimeError(f"airflow dags reserialize failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
         for name in SERVICES:
             if name in alive:
                 continue
@@ -294,13 +302,13 @@ def backfill_demo_day(client: httpx.Client) -> list[str]:
 
     started = []
     for dag_id, span in DEMO_BACKFILLS:
-        existing = client.get("/api/v2/backfills", params={"dag_id": dag_id}).json().get("backfills", [])
-        if any(b["from_date"].startswith(DAY.date().isoformat()) for b in existing):
-            continue
         runs = client.get(f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}).json()["dag_runs"]
         for run in runs:
             if run.get("triggered_by") == "test":
                 client.delete(f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}")
+        existing = client.get("/api/v2/backfills", params={"dag_id": dag_id}).json().get("backfills", [])
+        if any(b["from_date"].startswith(DAY.date().isoformat()) for b in existing):
+            continue
         answer = client.post("/api/v2/backfills", json={
             "dag_id": dag_id, "from_date": DAY.isoformat(), "to_date": (DAY + span).isoformat(),
             "max_active_runs": 4, "reprocess_behavior": "completed"})
@@ -320,7 +328,11 @@ def up(svc: Services, demo: bool = True) -> int:
         return 0
     if already:  # a partial set (one crashed): start the missing ones beside the others
         print(f"running: {', '.join(already)}; starting the rest")
-    pids = svc.start()
+    try:
+        pids = svc.start()
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(f"started {', '.join(f'{n} (pid {p})' for n, p in pids.items())}; waiting until healthy ...")
     try:
         svc.wait_healthy()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from tabulate import tabulate
 
-from agent_warehouse.db import connect, migrations, run_script, transaction
+from agent_warehouse.db import connect, migrations, run_script
 from tools import PROJECT_ROOT, TOOLS_SQL
 from tools.synthetic import HOUR, generate_hours, progress
 
@@ -19,13 +19,9 @@ WORKSPACES = int(os.environ.get("DEMO_WORKSPACES", "200"))
 
 
 def load_day(conn) -> int:
-    with transaction(conn) as cur:
-        cur.execute("SELECT count(*) FROM public.agent_runs WHERE started_at >= %s AND started_at < %s",
-                    (DAY, DAY + timedelta(days=1)))
-        existing = cur.fetchone()[0]
-    if existing:
-        print(f"{existing:,} runs of {DAY:%Y-%m-%d} already loaded; reusing them")
-        return existing
+    if run_script(conn, TOOLS_SQL / "demo/day_loaded.sql", {"day": DAY.date()})[0][0]:
+        print(f"the runs of {DAY:%Y-%m-%d} are already loaded; reusing them")
+        return run_script(conn, TOOLS_SQL / "demo/day_runs.sql", {"day": DAY.date()})[0][0]
     return generate_hours(conn, DAY, 24, ROWS_PER_HOUR, WORKSPACES, label="loading a synthetic day")
 
 
@@ -93,9 +89,9 @@ def main() -> None:
     print(tabulate(top, headers=["workspace", "runs", "failure %", "p95 runtime s", "credits",
                                  "health", "band"]))
     emerging_companies(conn, dagbag, run_script(conn, TOOLS_SQL / "demo/busiest_workspace.sql", {"day": DAY.date()})[0][0])
-    with transaction(conn) as cur:
-        cur.execute("SELECT dag_id, status, count(*) FROM ops.job_runs GROUP BY 1, 2 ORDER BY 1, 2")
-        print("\nops.job_runs:", ", ".join(f"{d} {s}: {n}" for d, s, n in cur.fetchall()))
+    summary = run_script(conn, TOOLS_SQL / "demo/job_runs_summary.sql", {})
+    print("\nops.job_runs:", ", ".join(f"{d} {s}: {n}" for d, s, n in summary))
+    print("\nSee these runs in the Airflow UI: make up (then make down)")
 
 
 if __name__ == "__main__":
