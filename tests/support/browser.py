@@ -6,15 +6,19 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from support.services import free_port
+from tools.airflow_services import wait
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C key of an element reference
+
+
+class WebDriverError(ValueError):
+    """An error answer from chromedriver (a ValueError, so ``wait`` retries it)."""
 
 
 def find_chromium() -> tuple[str, str] | None:
@@ -33,7 +37,7 @@ class Browser:
         self.driver = subprocess.Popen([chromedriver, f"--port={port}"], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-        self._wait(lambda: self.http.get("/status").json()["value"]["ready"], 20, "chromedriver")
+        wait(lambda: self.http.get("/status").json()["value"]["ready"], 20, "chromedriver")
         answer = self.http.post("/session", json={"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": [
@@ -45,22 +49,8 @@ class Browser:
     def _value(answer: httpx.Response) -> Any:
         body = answer.json()
         if answer.status_code >= 400:
-            raise RuntimeError(f"WebDriver error {answer.status_code}: {body}")
+            raise WebDriverError(f"WebDriver error {answer.status_code}: {body}")
         return body["value"]
-
-    @staticmethod
-    def _wait(check: Any, timeout: float, what: str) -> Any:
-        end = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < end:
-            try:
-                last = check()
-                if last:
-                    return last
-            except (httpx.HTTPError, RuntimeError, KeyError, ValueError) as exc:
-                last = exc
-            time.sleep(0.5)
-        raise TimeoutError(f"timed out waiting for {what}; last: {last!r}")
 
     def call(self, method: str, path: str, body: dict | None = None) -> Any:
         return self._value(self.http.request(method, f"{self.session}{path}", json=body))
@@ -80,7 +70,7 @@ class Browser:
 
     def find(self, css: str, timeout: float = 30) -> str:
         """The element (waiting for the single-page app to render it)."""
-        return self._wait(lambda: self.call("POST", "/element", {"using": "css selector", "value": css})[ELEMENT],
+        return wait(lambda: self.call("POST", "/element", {"using": "css selector", "value": css})[ELEMENT],
                           timeout, f"element {css}")
 
     def type(self, css: str, text: str) -> None:
@@ -101,10 +91,10 @@ class Browser:
                 text = self.text()
             return text if needle in text else None
 
-        return self._wait(check, timeout, f"{needle!r} on {self.url()}")
+        return wait(check, timeout, f"{needle!r} on {self.url()}")
 
     def wait_url(self, predicate: Any, timeout: float = 60) -> str:
-        return self._wait(lambda: (u := self.url()) and predicate(u) and u, timeout, "the page to change")
+        return wait(lambda: (u := self.url()) and predicate(u) and u, timeout, "the page to change")
 
     def screenshot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"

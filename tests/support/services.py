@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
+
+from tools.airflow_services import wait as wait_for  # noqa: F401 - the tests' name for it
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
@@ -92,20 +93,6 @@ def services(commands: list[list[str]], env: dict[str, str], logdir: Path) -> It
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
-
-
-def wait_for(check: Any, timeout: float, what: str, interval: float = 1.0) -> Any:
-    end = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < end:
-        try:
-            last = check()
-            if last:
-                return last
-        except (httpx.HTTPError, OSError) as exc:
-            last = exc
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
 
 
 class Api:
