@@ -357,7 +357,7 @@ def _print_access(svc: Services) -> None:
     source = "generated; set AIRFLOW_ADMIN_PASSWORD to choose it" if generated else "AIRFLOW_ADMIN_PASSWORD"
     token = svc.env()["INTERNAL_JOB_TOKEN"]
     print(f"\n  Airflow UI   {svc.url}\n  login        {USER} / {password}   ({source})\n"
-          f"  reports      {svc.url}/reports/ (also under Browse > Daily reports)\n"
+          f"  reports      {svc.url}/reports/ (also Daily reports in the UI's navigation)\n"
           f"  internal API {svc.url}/internal/  X-Internal-Token: {token}\n"
           f"  logs         {svc.logs}/ (services), {svc.home}/logs/ (tasks)\n"
           f"  stop         make down\n")
