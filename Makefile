@@ -13,12 +13,14 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
 export AIRFLOW__CORE__PARALLELISM ?= 4
+# Warnings some imports print on stdout would break `airflow ... -o json`.
+export PYTHONWARNINGS ?= ignore:Could not import graphviz:UserWarning,ignore:Using `httpx` with `starlette.testclient` is deprecated
 
 # Starts the embedded PostgreSQL unless AIRFLOW_CONN_WAREHOUSE (and the metadata
 # database) are already set, and exports where they are.
 WITH_DB = eval "$$($(PY) -m tools.devdb env)" &&
 
-.PHONY: help install demo test lint migrate airflow airflow-db db-stop clean bench
+.PHONY: help install demo test lint migrate airflow airflow-db db-stop clean bench up down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,7 +60,16 @@ lint: install ## ruff (with Airflow, bugbear, simplify, pyupgrade rules) and sql
 	$(VENV)/bin/sqlfluff lint include/sql
 
 airflow: airflow-db ## The Airflow CLI in this project: make airflow ARGS="dags list"
+	@if [ "$(firstword $(ARGS))" = standalone ]; then \
+	  echo "airflow standalone is not supported here: 'make up' starts the same services (make down stops them)" >&2; exit 2; fi
 	@$(WITH_DB) $(VENV)/bin/airflow $(ARGS)
+
+PORT ?= 8080
+up: airflow-db migrate ## Start Airflow in the background (UI on http://localhost:$(PORT)); prints the login
+	@$(WITH_DB) $(PY) -m tools.airflow_services up --port $(PORT)
+
+down: install ## Stop what `make up` started
+	@$(PY) -m tools.airflow_services down
 
 db-stop: install ## Stop the embedded PostgreSQL
 	$(PY) -m tools.devdb stop

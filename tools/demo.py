@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from tabulate import tabulate
 
-from agent_warehouse.db import connect, migrations, run_script, transaction
+from agent_warehouse.db import connect, migrations, run_script
 from tools import PROJECT_ROOT, TOOLS_SQL
 from tools.synthetic import HOUR, generate_hours, progress
 
@@ -19,13 +19,9 @@ WORKSPACES = int(os.environ.get("DEMO_WORKSPACES", "200"))
 
 
 def load_day(conn) -> int:
-    with transaction(conn) as cur:
-        cur.execute("SELECT count(*) FROM public.agent_runs WHERE started_at >= %s AND started_at < %s",
-                    (DAY, DAY + timedelta(days=1)))
-        existing = cur.fetchone()[0]
-    if existing:
-        print(f"{existing:,} runs of {DAY:%Y-%m-%d} already loaded; reusing them")
-        return existing
+    if run_script(conn, TOOLS_SQL / "demo/day_loaded.sql", {"day": DAY.date()})[0][0]:
+        print(f"the runs of {DAY:%Y-%m-%d} are already loaded; reusing them")
+        return run_script(conn, TOOLS_SQL / "demo/day_runs.sql", {"day": DAY.date()})[0][0]
     return generate_hours(conn, DAY, 24, ROWS_PER_HOUR, WORKSPACES, label="loading a synthetic day")
 
 
@@ -39,9 +35,22 @@ def airflow_dags():
 
 def run(dagbag, dag_id: str, run_at: datetime, conf: dict | None = None) -> None:
     """One real Airflow run (dag.test) started at ``run_at``: it takes the last period closed then."""
+    began = datetime.now(UTC)
     dr = dagbag.get_dag(dag_id).test(logical_date=run_at, run_after=run_at, run_conf=conf)
+    record_real_start(dr.run_id, dag_id, began)
     if dr.state != "success":
         raise SystemExit(f"{dag_id} run at {run_at} ended {dr.state}")
+
+
+def record_real_start(run_id: str, dag_id: str, began: datetime) -> None:
+    """dag.test() records the run as started at its logical date (January), so the UI showed
+    the demo's runs as lasting months: store when it really started."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == dag_id, DagRun.run_id == run_id).update(
+            {DagRun.start_date: began}, synchronize_session=False)
 
 
 def roll_up_day(dagbag) -> float:
@@ -62,7 +71,7 @@ def emerging_companies(conn, dagbag, workspace: str) -> None:
     print(f"\nsynthetic signals: {cli.seed_synthetic_history(conn, DAY.date() + timedelta(days=1))} new")
     score.register_workspace(conn, workspace)
     run(dagbag, "daily_signal_aggregation", DAY + timedelta(days=1, minutes=30),
-        {"workspace_id": workspace, "pack_id": None, "job_run_id": None})
+        {"workspace_id": workspace, "pack_id": None})
     pipeline.print_top_emerging(conn, DAY.date(), workspace, limit=10)
 
 
@@ -80,9 +89,9 @@ def main() -> None:
     print(tabulate(top, headers=["workspace", "runs", "failure %", "p95 runtime s", "credits",
                                  "health", "band"]))
     emerging_companies(conn, dagbag, run_script(conn, TOOLS_SQL / "demo/busiest_workspace.sql", {"day": DAY.date()})[0][0])
-    with transaction(conn) as cur:
-        cur.execute("SELECT dag_id, status, count(*) FROM ops.job_runs GROUP BY 1, 2 ORDER BY 1, 2")
-        print("\nops.job_runs:", ", ".join(f"{d} {s}: {n}" for d, s, n in cur.fetchall()))
+    summary = run_script(conn, TOOLS_SQL / "demo/job_runs_summary.sql", {})
+    print("\nops.job_runs:", ", ".join(f"{d} {s}: {n}" for d, s, n in summary))
+    print("\nSee these runs in the Airflow UI: make up (then make down)")
 
 
 if __name__ == "__main__":

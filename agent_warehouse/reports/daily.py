@@ -1,15 +1,17 @@
 """The daily report: JSON in ``analytics.daily_reports`` and a self-contained HTML page.
 
-The page has inline SVG charts of the last 30 days (executions, failure rate, p95,
-credits) and the workspaces that moved most; it is written to ``settings.REPORTS_DIR``
-and served by the project's plugin under ``/reports``.
+The page (Jinja2 templates in ``templates/``) has inline SVG charts drawn server-side:
+the day's executions and failure rate per hour, credits by workspace and health bands,
+the last 30 days' executions, failure rate, p95 and credits, and the workspaces that moved
+most. It is written to ``settings.REPORTS_DIR`` and served, behind the Airflow login, by
+the project's plugin under ``/reports``.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from agent_warehouse.db import sql, transaction
 
 WINDOW_DAYS = 30
 MOVERS = 10
+TOP_CREDITS = 10
 
 
 def build_report(conn: Any, day: date) -> dict[str, Any]:
@@ -37,92 +40,95 @@ def build_report(conn: Any, day: date) -> dict[str, Any]:
                   for w, t, b, delta, score, band in cur.fetchall()]
         cur.execute(sql("reports/bands.sql"), {"day": day})
         bands = dict(cur.fetchall())
+        cur.execute(sql("reports/hourly_series.sql"), {"day": day})
+        hours = [{"hour": h, "executions": ex, "failed": failed, "failure_rate": failed / ex if ex else None}
+                 for h, ex, failed in cur.fetchall()]
+        cur.execute(sql("reports/credits_by_workspace.sql"), {"day": day, "limit": TOP_CREDITS})
+        credits = [{"workspace_id": w, "credits": c, "executions": ex} for w, c, ex in cur.fetchall()]
     return {"day": day.isoformat(), "window_start": first.isoformat(), "series": series,
-            "today": series[-1], "movers": movers, "health_bands": bands}
+            "today": series[-1], "movers": movers, "health_bands": bands, "hours": hours,
+            "credits_by_workspace": credits}
 
 
-def _chart(title: str, points: list[tuple[str, float | None]], fmt: str = "{:,.0f}",
-           width: int = 460, height: int = 170) -> str:
-    """A line chart as inline SVG (no scripts, no external files)."""
+def line_chart(title: str, points: list[tuple[str, float | None]], fmt: str = "{:,.0f}",
+               width: int = 460, height: int = 170) -> dict[str, Any]:
+    """The geometry of a line chart (the template draws it as inline SVG); None breaks the line."""
     pad_l, pad_b, pad_t = 56, 22, 24
     values = [v for _, v in points if v is not None]
-    top = max(values) if values else 1.0
-    top = top if top > 0 else 1.0
+    top = max(values, default=0.0) or 1.0
     n = max(len(points) - 1, 1)
-
-    def xy(i: int, v: float) -> tuple[float, float]:
-        x = pad_l + i * (width - pad_l - 8) / n
-        y = height - pad_b - v / top * (height - pad_b - pad_t)
-        return round(x, 1), round(y, 1)
-
-    path, segment = [], []
+    segments: list[list[tuple[float, float]]] = [[]]
     for i, (_, v) in enumerate(points):
         if v is None:
-            if segment:
-                path.append(segment)
-            segment = []
+            segments.append([])
             continue
-        segment.append(xy(i, v))
-    if segment:
-        path.append(segment)
-    lines = "".join(
-        f'<polyline fill="none" stroke="#2563eb" stroke-width="2" points="{" ".join(f"{x},{y}" for x, y in seg)}"/>'
-        for seg in path)
-    dots = "".join(f'<circle cx="{x}" cy="{y}" r="2.2" fill="#2563eb"/>' for seg in path for x, y in seg)
-    first_label = html.escape(points[0][0]) if points else ""
-    last_label = html.escape(points[-1][0]) if points else ""
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{html.escape(title)}">'
-        f'<text x="{pad_l}" y="15" font-size="13" font-weight="bold">{html.escape(title)}</text>'
-        f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 8}" y2="{height - pad_b}" stroke="#999"/>'
-        f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{height - pad_b}" stroke="#999"/>'
-        f'<text x="{pad_l - 4}" y="{pad_t + 4}" font-size="10" text-anchor="end">{html.escape(fmt.format(top))}</text>'
-        f'<text x="{pad_l - 4}" y="{height - pad_b}" font-size="10" text-anchor="end">0</text>'
-        f'<text x="{pad_l}" y="{height - 6}" font-size="10">{first_label}</text>'
-        f'<text x="{width - 8}" y="{height - 6}" font-size="10" text-anchor="end">{last_label}</text>'
-        f"{lines}{dots}</svg>")
+        x = pad_l + i * (width - pad_l - 8) / n
+        y = height - pad_b - v / top * (height - pad_b - pad_t)
+        segments[-1].append((round(x, 1), round(y, 1)))
+    return {"kind": "line", "title": title, "width": width, "height": height, "left": pad_l,
+            "bottom": height - pad_b, "top_y": pad_t, "top": fmt.format(top),
+            "first": points[0][0] if points else "", "last": points[-1][0] if points else "",
+            "segments": [seg for seg in segments if seg]}
+
+
+def bar_chart(title: str, bars: list[tuple[str, float]], fmt: str = "{:,.0f}", width: int = 460,
+              height: int = 170, colors: dict[str, str] | None = None, labels: bool = False) -> dict[str, Any]:
+    """The geometry of a bar chart (drawn by the template as inline SVG)."""
+    pad_l, pad_b, pad_t = 56, 22, 24
+    top = max((v for _, v in bars), default=0.0) or 1.0
+    slot = (width - pad_l - 8) / max(len(bars), 1)
+    drawn = []
+    for i, (label, v) in enumerate(bars):
+        h = v / top * (height - pad_b - pad_t)
+        drawn.append({"x": round(pad_l + i * slot + slot * 0.1, 1), "y": round(height - pad_b - h, 1),
+                      "w": round(slot * 0.8, 1), "h": round(h, 1), "label": label, "value": fmt.format(v),
+                      "color": (colors or {}).get(label, "#2563eb")})
+    return {"kind": "bar", "title": title, "width": width, "height": height, "left": pad_l,
+            "bottom": height - pad_b, "top_y": pad_t, "top": fmt.format(top), "bars": drawn,
+            "labels": labels, "first": bars[0][0] if bars else "", "last": bars[-1][0] if bars else ""}
+
+
+BAND_COLORS = {"healthy": "#16a34a", "watch": "#ca8a04", "at_risk": "#dc2626", "critical": "#7f1d1d"}
+
+
+@cache
+def _templates() -> Any:
+    """Jinja2 with autoescaping: every value from the warehouse is escaped by the template."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(loader=PackageLoader("agent_warehouse.reports", "templates"),
+                       autoescape=select_autoescape(default=True, default_for_string=True),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def charts(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The page's charts: the day by hour, the trend over the window, the day's breakdowns."""
+    s = report["series"]
+    hours = report.get("hours", [])
+    return {
+        "day": [
+            bar_chart("Executions per hour (UTC)", [(h["hour"], h["executions"]) for h in hours]),
+            line_chart("Failure rate per hour (%)", [(h["hour"], None if h["failure_rate"] is None
+                                                     else 100 * h["failure_rate"]) for h in hours], "{:.1f}"),
+            bar_chart("Credits by workspace (top)", [(c["workspace_id"][:8], float(c["credits"]))
+                                                     for c in report.get("credits_by_workspace", [])],
+                      "{:,.1f}"),
+            bar_chart("Health bands (workspaces)", sorted(report["health_bands"].items()),
+                      colors=BAND_COLORS, labels=True),
+        ],
+        "trend": [
+            line_chart("Executions", [(p["day"], p["executions"]) for p in s]),
+            line_chart("Failure rate (%)", [(p["day"], None if p["failure_rate"] is None
+                                            else 100 * p["failure_rate"]) for p in s], "{:.1f}"),
+            line_chart("p95 runtime (s)", [(p["day"], p["p95_runtime"]) for p in s], "{:,.1f}"),
+            line_chart("Credits", [(p["day"], float(p["credits"])) for p in s], "{:,.1f}"),
+        ],
+    }
 
 
 def render_html(report: dict[str, Any]) -> str:
     """A self-contained page: inline CSS and SVG, nothing fetched."""
-    s = report["series"]
-    charts = [
-        _chart("Executions", [(p["day"], p["executions"]) for p in s]),
-        _chart("Failure rate (%)", [(p["day"], None if p["failure_rate"] is None else 100 * p["failure_rate"])
-                                    for p in s], "{:.1f}"),
-        _chart("p95 runtime (s)", [(p["day"], p["p95_runtime"]) for p in s], "{:,.1f}"),
-        _chart("Credits", [(p["day"], float(p["credits"])) for p in s], "{:,.1f}"),
-    ]
-    t = report["today"]
-    rows = "".join(
-        f"<tr><td><code>{html.escape(m['workspace_id'])}</code></td><td>{m['executions_day_before']}</td>"
-        f"<td>{m['executions']}</td><td>{m['delta']:+d}</td>"
-        f"<td>{'' if m['health_score'] is None else m['health_score']}</td>"
-        f"<td>{html.escape(m['health_band'] or '')}</td></tr>"
-        for m in report["movers"])
-    bands = ", ".join(f"{html.escape(k)}: {v}" for k, v in sorted(report["health_bands"].items())) or "none"
-    rate = "n/a" if t["failure_rate"] is None else f"{100 * t['failure_rate']:.2f}%"
-    p95 = "n/a" if t["p95_runtime"] is None else f"{t['p95_runtime']:.2f} s"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Agent warehouse — daily report {report['day']}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:24px;color:#111}}.grid{{display:flex;flex-wrap:wrap;gap:16px}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}
-.kpi{{display:inline-block;margin-right:28px}}.kpi b{{font-size:20px;display:block}}</style></head>
-<body><h1>Daily report — {report['day']}</h1>
-<p class="summary"><span class="kpi">Executions<b id="executions">{t['executions']}</b></span>
-<span class="kpi">Failure rate<b id="failure-rate">{rate}</b></span>
-<span class="kpi">p95 runtime<b id="p95">{p95}</b></span>
-<span class="kpi">Credits<b id="credits">{html.escape(str(t['credits']))}</b></span>
-<span class="kpi">Workspaces<b id="workspaces">{t['workspaces']}</b></span></p>
-<p>Health bands: {bands}</p>
-<h2>Last {len(s)} days ({report['window_start']} to {report['day']})</h2>
-<div class="grid">{''.join(charts)}</div>
-<h2>Workspaces that moved most</h2>
-<table><tr><th>workspace</th><th>executions day before</th><th>executions</th><th>change</th>
-<th>health score</th><th>band</th></tr>{rows}</table>
-</body></html>
-"""
+    return _templates().get_template("daily.html.j2").render(report=report, charts=charts(report))
 
 
 def write_daily_report(conn: Any, day: date, reports_dir: str | Path | None = None) -> Path:
@@ -141,9 +147,7 @@ def write_daily_report(conn: Any, day: date, reports_dir: str | Path | None = No
 
 
 def _write_index(folder: Path) -> None:
-    pages = sorted(folder.glob("daily-*.html"), reverse=True)
-    items = "".join(f'<li><a href="{p.name}">{p.stem.removeprefix("daily-")}</a></li>' for p in pages)
+    days = [p.stem.removeprefix("daily-") for p in sorted(folder.glob("daily-*.html"), reverse=True)]
     tmp = folder / "index.tmp"
-    tmp.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>Daily reports</title></head>"
-                   f"<body><h1>Daily reports</h1><ul>{items}</ul></body></html>")
+    tmp.write_text(_templates().get_template("index.html.j2").render(days=days))
     tmp.replace(folder / "index.html")

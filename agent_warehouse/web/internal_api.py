@@ -1,15 +1,20 @@
 """The internal API (contract: "Internal API"), served by the Airflow api-server under
 ``/internal`` through the project's plugin.
 
-``POST /internal/run_daily_aggregation?workspace_id=<uuid>&pack_id=<id>`` queues a run of
-``daily_signal_aggregation``; ``GET /internal/job_runs/{job_run_id}`` reports on it.
+``POST /internal/run_daily_aggregation?workspace_id=<uuid>&pack_id=<id>&day=<YYYY-MM-DD>``
+starts a run of ``daily_signal_aggregation`` for the day (default yesterday, UTC) that the
+scheduler executes; ``GET /internal/job_runs/{job_run_id}`` reports on it. A paused DAG
+answers 409: its run would never start.
 
 Airflow does not authenticate plugin apps, so every call must carry ``X-Internal-Token``
 equal to ``INTERNAL_JOB_TOKEN`` (environment, else the Airflow Variable of that name),
 compared in constant time and never logged. ``X-Idempotency-Key`` is scoped to the
 workspace: the audit row's ``idempotency_key`` and the DAG run's ``run_id`` are derived
-from (workspace, key), and the row is inserted before the run is triggered, so the same
-key and workspace always answer with the same ``job_run_id`` and never start a second run.
+from (workspace, key), and the row is inserted (under the run id) before the run is
+triggered, so the same key and workspace always answer with the same ``job_run_id`` and never
+start a second run. The run claims the row by its run id (nothing in the run's conf names
+it). A replay whose row has no DAG run (the first call died between its commit and its
+trigger) starts that run: the run id is deterministic, so it is started at most once.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import json
 import logging
 import os
 import uuid
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
@@ -31,18 +37,26 @@ DAG_ID = "daily_signal_aggregation"
 TOKEN_SETTING = "INTERNAL_JOB_TOKEN"
 
 
-def configured_token() -> str | None:
-    """The token from the environment, else the Airflow Variable; None when neither is set."""
-    token = os.environ.get(TOKEN_SETTING)
-    if token:
-        return token
-    try:
-        from airflow.models.variable import Variable
+# Values copied from examples: a token anyone can guess is no token (503, as when unset).
+PLACEHOLDER_TOKENS = frozenset({"change-me", "changeme", "change_me", "secret", "token", "placeholder"})
 
-        return Variable.get(TOKEN_SETTING, default_var=None) or None
-    except Exception:  # no metadata database reachable: treat as not configured
-        log.warning("could not read the %s Airflow Variable", TOKEN_SETTING)
+
+def configured_token() -> str | None:
+    """The token from the environment, else the Airflow Variable; None when neither is set
+    or the value is a placeholder."""
+    token = os.environ.get(TOKEN_SETTING)
+    if not token:
+        try:
+            from airflow.models.variable import Variable
+
+            token = Variable.get(TOKEN_SETTING, default_var=None)
+        except Exception:  # no metadata database reachable: treat as not configured
+            log.warning("could not read the %s Airflow Variable", TOKEN_SETTING)
+            return None
+    if token and token.strip().lower() in PLACEHOLDER_TOKENS:
+        log.warning("%s is a placeholder value: the internal API refuses every call", TOKEN_SETTING)
         return None
+    return token or None
 
 
 def require_token(x_internal_token: str | None = Header(default=None)) -> None:
@@ -60,36 +74,15 @@ app = FastAPI(title="agent_warehouse internal API", dependencies=[Depends(requir
 
 
 def _connect() -> Any:
-    """The warehouse: AIRFLOW_CONN_WAREHOUSE if set, else Airflow's ``warehouse`` connection."""
-    from agent_warehouse import settings
-    from agent_warehouse.db import connect, dsn_from_airflow_uri
+    """The warehouse through Airflow's ``warehouse`` connection (environment, secrets backend or
+    metadata database), with the package's timeouts: the hook's own connection, no URI parsing."""
+    from agent_warehouse.db import hook_connection
 
-    if os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
-        return connect()
-    from airflow.models.connection import Connection
-
-    uri = Connection.get_connection_from_secrets(settings.WAREHOUSE_CONN_ID).get_uri()
-    return connect(dsn_from_airflow_uri(uri))
-
-
-_SELECT = """
-SELECT id, status, inserted, companies_scored, ranked_count, error
-FROM ops.job_runs WHERE {where}
-"""
-_BY_ID = _SELECT.format(where="id = %(id)s AND job_type = 'daily_aggregation'")
-_BY_KEY = _SELECT.format(where="idempotency_key = %(key)s")
-_INSERT = """
-INSERT INTO ops.job_runs (job_type, dag_id, run_id, workspace_id, status, idempotency_key, run_type,
-                          triggered_by, details)
-VALUES ('daily_aggregation', %(dag_id)s, %(run_id)s, %(workspace_id)s, 'queued', %(key)s, 'manual',
-        'internal_api', %(details)s::jsonb)
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id
-"""
+    return hook_connection()
 
 
 def _body(row: tuple) -> dict[str, Any]:
-    job_id, status, inserted, scored, ranked, error = row
+    job_id, status, inserted, scored, ranked, error = row[:6]
     return {"status": status, "job_run_id": job_id, "inserted": inserted, "companies_scored": scored,
             "ranked_count": ranked, "error": error}
 
@@ -111,27 +104,71 @@ def run_identity(workspace_id: str | None, idempotency_key: str | None) -> tuple
     return run_id, audit.run_key(DAG_ID, run_id, workspace_id)
 
 
-def _trigger(run_id: str, conf: dict[str, Any]) -> None:
+def run_after(day: date) -> datetime:
+    """When a run for ``day`` counts as started: 00:30 UTC the next day, as scheduled. The DAG
+    takes the day before run_after for runs without a logical date."""
+    return datetime.combine(day + timedelta(days=1), time(0, 30), tzinfo=UTC)
+
+
+def dag_state() -> tuple[bool, bool]:
+    """(known, paused) for the DAG in Airflow's metadata database."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        model = session.get(DagModel, DAG_ID)
+        return model is not None, bool(model and model.is_paused)
+
+
+def dag_run_exists(run_id: str) -> bool:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalar(select(DagRun.id).where(DagRun.dag_id == DAG_ID, DagRun.run_id == run_id)) is not None
+
+
+def _trigger(run_id: str, conf: dict[str, Any], day: date) -> None:
+    """Start the DAG run (the scheduler executes it); an existing run of that id is the run."""
     from airflow.api.common.trigger_dag import trigger_dag
     from airflow.exceptions import DagRunAlreadyExists
     from airflow.utils.types import DagRunTriggeredByType
+    from sqlalchemy.exc import IntegrityError
 
     try:
         # No logical date: runs of several workspaces for the same day must not collide on
         # (dag_id, logical_date); the DAG takes the day before run_after, as a manual run does.
-        trigger_dag(DAG_ID, run_id=run_id, conf=conf, logical_date=None,
+        trigger_dag(DAG_ID, run_id=run_id, conf=conf, logical_date=None, run_after=run_after(day),
                     triggered_by=DagRunTriggeredByType.REST_API, triggering_user_name="internal_api")
-    except DagRunAlreadyExists:
+    except (DagRunAlreadyExists, IntegrityError):  # IntegrityError: a concurrent replay won the race
         log.info("DAG run %s already exists; answering with it", run_id)
+
+
+def _start(conn: Any, job_id: int, run_id: str, conf: dict[str, Any], day: date, replayable: bool) -> None:
+    """Trigger the run of a queued row. A failure leaves a keyed row queued, so the client's
+    retry with the same key starts it; a row without a key (nobody can retry it) fails."""
+    from agent_warehouse.db import sql, transaction
+
+    try:
+        _trigger(run_id, conf, day)
+    except Exception as exc:
+        log.exception("could not trigger %s", DAG_ID)
+        if not replayable:
+            with transaction(conn) as cur:
+                cur.execute(sql("web/fail_unstarted_job.sql"),
+                            {"id": job_id, "error": f"could not start {DAG_ID}: {type(exc).__name__}"})
+        raise HTTPException(503, f"could not start {DAG_ID}: {type(exc).__name__}") from None
 
 
 @app.post("/run_daily_aggregation")
 def run_daily_aggregation(
     workspace_id: str | None = Query(default=None),
     pack_id: str | None = Query(default=None),
+    day: Annotated[date | None, Query()] = None,  # the UTC day to aggregate; default yesterday
     x_idempotency_key: str | None = Header(default=None),
 ) -> JSONResponse:
-    from agent_warehouse.db import transaction
+    from agent_warehouse.db import sql, transaction
     from agent_warehouse.signals import score
 
     if workspace_id is not None:
@@ -139,6 +176,13 @@ def run_daily_aggregation(
             workspace_id = score.parse_workspace(workspace_id)
         except ValueError:
             raise HTTPException(422, f"workspace_id is not a uuid: {workspace_id[:64]!r}") from None
+    day = day or datetime.now(UTC).date() - timedelta(days=1)
+    known, paused = dag_state()
+    if not known:
+        raise HTTPException(503, f"{DAG_ID} is not in Airflow yet (the dag-processor has not parsed it)")
+    if paused:  # a run of a paused DAG would stay queued for ever
+        raise HTTPException(409, f"{DAG_ID} is paused: unpause it (UI, or `airflow dags unpause {DAG_ID}`); "
+                                 "nothing was queued")
     conn = _connect()
     try:
         try:
@@ -146,25 +190,27 @@ def run_daily_aggregation(
         except (score.UnknownWorkspace, score.UnknownPack) as exc:
             raise HTTPException(404, str(exc)) from None
         run_id, key = run_identity(workspace_id, x_idempotency_key)
+        details = {"pack_id": pack_id, "day": day.isoformat()}
+        # Committed before the trigger: the run claims this row by its run id.
         with transaction(conn) as cur:
-            cur.execute(_INSERT, {"dag_id": DAG_ID, "run_id": run_id, "workspace_id": workspace_id,
-                                  "key": key, "details": json.dumps({"pack_id": pack_id})})
+            cur.execute(sql("web/queue_job.sql"), {"dag_id": DAG_ID, "run_id": run_id, "key": key,
+                                                   "workspace_id": workspace_id, "details": json.dumps(details)})
             created = cur.fetchone()
-        if created is None:  # same key and workspace: the existing run, never a second one
+        if created is None:  # same key and workspace: the existing job, never a second run
             with transaction(conn) as cur:
-                cur.execute(_BY_KEY, {"key": key})
-                return JSONResponse(_body(cur.fetchone()), status_code=200)
+                cur.execute(sql("web/job_by_key.sql"), {"key": key})
+                row = cur.fetchone()
+            job_id, status, *_, run_id, ws, pack, first_day = row
+            if status == "queued" and not dag_run_exists(run_id):
+                # The first call died between its commit and its trigger: start that run now.
+                _start(conn, job_id, run_id, {"workspace_id": ws, "pack_id": pack},
+                       date.fromisoformat(first_day) if first_day else day, replayable=True)
+            return JSONResponse(_body(row), status_code=200)
         job_id = created[0]
-        try:
-            _trigger(run_id, {"workspace_id": workspace_id, "pack_id": pack_id, "job_run_id": job_id})
-        except Exception as exc:
-            # Forget the row so the client's retry with the same key can start the run.
-            with transaction(conn) as cur:
-                cur.execute("DELETE FROM ops.job_runs WHERE id = %s AND status = 'queued'", (job_id,))
-            log.exception("could not trigger %s", DAG_ID)
-            raise HTTPException(503, f"could not start {DAG_ID}: {type(exc).__name__}") from None
+        _start(conn, job_id, run_id, {"workspace_id": workspace_id, "pack_id": pack_id}, day,
+               replayable=x_idempotency_key is not None)
         with transaction(conn) as cur:
-            cur.execute(_BY_ID, {"id": job_id})
+            cur.execute(sql("web/job_by_id.sql"), {"id": job_id})
             return JSONResponse(_body(cur.fetchone()), status_code=202)
     finally:
         conn.close()
@@ -172,12 +218,12 @@ def run_daily_aggregation(
 
 @app.get("/job_runs/{job_run_id}")
 def job_run(job_run_id: int) -> dict[str, Any]:
-    from agent_warehouse.db import transaction
+    from agent_warehouse.db import sql, transaction
 
     conn = _connect()
     try:
         with transaction(conn) as cur:
-            cur.execute(_BY_ID, {"id": job_run_id})
+            cur.execute(sql("web/job_by_id.sql"), {"id": job_run_id})
             row = cur.fetchone()
     finally:
         conn.close()

@@ -1,12 +1,18 @@
 """The reports folder over HTTP: mounted by the project's plugin under ``/reports`` on the
-Airflow api-server, and linked from the UI's navigation (an external view)."""
+Airflow api-server, and linked from the UI's navigation (an external view).
+
+Every URL requires an Airflow login: the api-server's own authentication (the JWT the UI
+keeps in its ``_token`` cookie, or ``Authorization: Bearer`` from ``POST /auth/token``),
+through ``requires_authenticated()``. No login gives 401, an invalid token 403.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
+from airflow.api_fastapi.core_api.security import requires_authenticated
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from agent_warehouse import settings
@@ -14,7 +20,8 @@ from agent_warehouse import settings
 # Only the pages the daily run writes: no paths, so nothing outside the folder is served.
 _PAGE = re.compile(r"^(index|daily-\d{4}-\d{2}-\d{2})\.html$")
 
-app = FastAPI(title="Agent warehouse daily reports")
+app = FastAPI(title="Agent warehouse daily reports", dependencies=[Depends(requires_authenticated())],
+              docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.get("/", response_model=None)

@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
+
+from tools.airflow_services import wait as wait_for  # noqa: F401 - the tests' name for it
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
@@ -94,20 +95,6 @@ def services(commands: list[list[str]], env: dict[str, str], logdir: Path) -> It
                 p.wait()
 
 
-def wait_for(check: Any, timeout: float, what: str, interval: float = 1.0) -> Any:
-    end = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < end:
-        try:
-            last = check()
-            if last:
-                return last
-        except (httpx.HTTPError, OSError) as exc:
-            last = exc
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
-
-
 class Api:
     """A small client for Airflow's REST API v2 (token from /auth/token)."""
 
@@ -131,3 +118,96 @@ class Api:
 
     def patch(self, path: str, body: dict) -> httpx.Response:
         return self.client.patch(path, json=body)
+
+
+class Stack:
+    """One local Airflow for the whole test session, started the way ``make up`` starts it
+    (tools.airflow_services.Services: api-server, scheduler, dag-processor, triggerer,
+    LocalExecutor), on a private metadata database and the session's test warehouse.
+
+    Started on first use and stopped when the test process exits: the service tests of
+    several modules (backfill, API runs, browser) share it instead of paying ~40 s each.
+    The DAGs' start date is far in the future, so only what a test starts ever runs.
+    """
+
+    def __init__(self) -> None:
+        import tempfile
+        from contextlib import ExitStack
+
+        from tools.airflow_services import Services
+
+        self.port = free_port()
+        self.home = Path(tempfile.mkdtemp(prefix="aw-services-"))
+        self.meta_db = f"test_meta_svc_{os.getpid()}"
+        self.reports_dir = self.home / "reports"
+        env = dict(os.environ)
+        env.pop("AGENT_WAREHOUSE_DEADLINES", None)  # the scheduler path keeps deadlines on
+        env.update({
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW_ADMIN_PASSWORD": "admin-test-password",
+            "AGENT_WAREHOUSE_START_DATE": "2099-01-01T00:00:00+00:00",
+            "AGENT_WAREHOUSE_SIGNALS_PROVIDERS": "synthetic",
+            "AGENT_WAREHOUSE_REPORTS_DIR": str(self.reports_dir),
+        })
+        self._exit = ExitStack()
+        try:
+            self._exit.enter_context(private_metadata_db(self.meta_db, env))
+            self.svc = Services(self.home, self.port, env)
+            self._exit.callback(self.svc.stop)  # runs before the database is dropped
+            self.svc.start()
+            self.svc.wait_healthy()
+            self.api = self.svc.client()
+            self.svc.wait_dags(self.api, ("hourly_rollup", "daily_rollup", "daily_signal_aggregation"))
+        except BaseException:
+            self._exit.close()
+            raise
+        self.env = self.svc.env()
+        self.token = self.env["INTERNAL_JOB_TOKEN"]
+        self.password = "admin-test-password"
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def meta(self, query: str, params: tuple = ()) -> list[tuple]:
+        """Rows from the services' metadata database."""
+        import psycopg
+
+        from tools import devdb
+
+        conn = psycopg.connect(dbname=self.meta_db, user="postgres", host=devdb.socket_dir())
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query, params)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    def airflow(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """An ``airflow`` CLI command against these services; must succeed."""
+        done = subprocess.run([AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        return done
+
+    def logs(self, lines: int = 25) -> str:
+        from tools.airflow_services import SERVICES
+
+        return self.svc.tails(SERVICES, lines)
+
+    def close(self) -> None:
+        self._exit.close()
+
+
+_SHARED: dict[str, Stack] = {}
+
+
+def shared_stack() -> Stack:
+    """The session's services (started once, stopped at exit)."""
+    if "stack" not in _SHARED:
+        import atexit
+
+        _SHARED["stack"] = Stack()
+        atexit.register(_SHARED["stack"].close)
+    return _SHARED["stack"]

@@ -81,20 +81,57 @@ def test_the_page_is_self_contained_and_served_under_reports(report):
     stored, folder = report
     page = folder / f"daily-{DAY.isoformat()}.html"
     text = page.read_text()
-    assert text.count("<svg") == 4
+    # The day (executions and failure rate per hour, credits by workspace, health bands) and the
+    # 30-day trend (executions, failure rate, p95, credits).
+    assert text.count("<svg") == 8
+    for title in ("Executions per hour (UTC)", "Failure rate per hour (%)", "Credits by workspace (top)",
+                  "Health bands (workspaces)", "p95 runtime (s)"):
+        assert f'aria-label="{title}"' in text
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing fetched from elsewhere
+    assert "<script" not in text
     assert f'<b id="executions">{stored["today"]["executions"]}</b>' in text
     assert (folder / "index.html").exists()
+    # The day's hours add up to the day, and the top consumer of credits is charted first.
+    assert sum(h["executions"] for h in stored["hours"]) == stored["today"]["executions"]
+    assert len(stored["hours"]) == 24 and len(stored["credits_by_workspace"]) == 8
+    credits = [Decimal(c["credits"]) for c in stored["credits_by_workspace"]]
+    assert credits == sorted(credits, reverse=True)
 
+    client, headers = reports_client()
+    assert page.name in client.get("/", headers=headers).text
+    assert client.get(f"/{page.name}", headers=headers).text == text
+    assert client.get("/..%2Fsecrets.html", headers=headers).status_code == 404
+    assert client.get("/../etc/passwd", headers=headers).status_code == 404
+
+
+def reports_client():
+    """The /reports app as the api-server mounts it, and the headers of a logged-in UI user
+    (a JWT signed by the auth manager, as POST /auth/token hands out)."""
+    from airflow.api_fastapi.app import create_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
     from agent_warehouse.web.reports_app import app
 
-    client = TestClient(app)
-    assert page.name in client.get("/").text
-    assert client.get(f"/{page.name}").text == text
-    assert client.get("/..%2Fsecrets.html").status_code == 404
-    assert client.get("/../etc/passwd").status_code == 404
+    token = create_auth_manager().generate_jwt(SimpleAuthManagerUser(username="viewer1", role="viewer"))
+    root = FastAPI()
+    root.mount("/reports", app)
+    return TestClient(root, base_url="http://testserver/reports"), {"Authorization": f"Bearer {token}"}
+
+
+def test_every_reports_url_requires_an_airflow_login(report, monkeypatch):
+    stored, folder = report
+    client, headers = reports_client()
+    page = f"daily-{DAY.isoformat()}.html"
+    for path in ("/", f"/{page}", "/index.html", "/daily-2020-01-01.html", "/nothing"):
+        assert client.get(path).status_code == 401, path  # no login
+        assert client.get(path, headers={"Authorization": "Bearer not-a-jwt"}).status_code == 403, path
+        assert client.get(path, cookies={"_token": "forged"}).status_code == 403, path
+    assert "Daily report" in client.get(f"/{page}", headers=headers).text
+    cookie = headers["Authorization"].removeprefix("Bearer ")
+    client.cookies.set("_token", cookie)  # the UI's session cookie, as the browser sends it
+    assert client.get(f"/{page}").status_code == 200
 
 
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="no chromium")

@@ -1,12 +1,12 @@
 """The internal API (contract: "Internal API"): in-process with FastAPI's TestClient against
-the real test databases, and once through a real ``airflow api-server`` over HTTP."""
+the real test databases, and through the session's real services (api-server, scheduler,
+workers) over HTTP, where the run it starts must really run."""
 
 from __future__ import annotations
 
 import logging
-import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from agent_warehouse.signals import score
 from agent_warehouse.web.internal_api import app
-from support.services import Api, free_port, services, wait_for
+from support.services import wait_for
 
 TOKEN = "test-token-9f1c"
 AUTH = {"X-Internal-Token": TOKEN}
@@ -30,6 +30,16 @@ def dag_in_db(dagbag):
 
     DagBundlesManager().sync_bundles_to_db()
     sync_bag_to_db(dagbag, "dags-folder", None)
+    set_paused(False)
+
+
+def set_paused(paused: bool) -> None:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(DagModel).filter(DagModel.dag_id == "daily_signal_aggregation").update(
+            {DagModel.is_paused: paused}, synchronize_session=False)
 
 
 @pytest.fixture(autouse=True)
@@ -69,8 +79,8 @@ def dag_runs(run_id_prefix: str = "api__") -> list:
         return [(r.run_id, r.conf, r.state) for r in runs]
 
 
-def post(client, ws=None, pack=None, key=None, headers=AUTH):
-    params = {k: v for k, v in (("workspace_id", ws), ("pack_id", pack)) if v is not None}
+def post(client, ws=None, pack=None, key=None, headers=AUTH, day=None):
+    params = {k: v for k, v in (("workspace_id", ws), ("pack_id", pack), ("day", day)) if v is not None}
     extra = {"X-Idempotency-Key": key} if key else {}
     return client.post("/internal/run_daily_aggregation", params=params, headers={**headers, **extra})
 
@@ -81,6 +91,8 @@ def test_token_missing_wrong_and_unconfigured(client, known, monkeypatch, caplog
     assert client.get("/internal/job_runs/1").status_code == 401
     assert post(client, known[0], headers={"X-Internal-Token": "nope"}).status_code == 403
     assert client.get("/internal/job_runs/1", headers={"X-Internal-Token": TOKEN + "x"}).status_code == 403
+    monkeypatch.setenv("INTERNAL_JOB_TOKEN", "change-me")  # a placeholder is no token
+    assert post(client, known[0], headers={"X-Internal-Token": "change-me"}).status_code == 503
     monkeypatch.delenv("INTERNAL_JOB_TOKEN")
     for headers in ({}, AUTH, {"X-Internal-Token": ""}):
         assert post(client, known[0], headers=headers).status_code == 503
@@ -123,15 +135,78 @@ def test_post_queues_a_run_with_its_audit_row_and_the_contract_shape(client, kno
     assert body["status"] == "queued" and isinstance(body["job_run_id"], int)
     assert client.get(f"/internal/job_runs/{body['job_run_id']}", headers=AUTH).json() == body
     (run_id, conf, _state), = dag_runs()
-    assert conf == {"workspace_id": known[0], "pack_id": "growth", "job_run_id": body["job_run_id"]}
+    # The run finds its row by its own run id: nothing in the conf (an editable form) names a row.
+    assert conf == {"workspace_id": known[0], "pack_id": "growth"}
     with wh.cursor() as cur:
-        cur.execute("SELECT job_type, dag_id, run_id, workspace_id::text, status, idempotency_key "
-                    "FROM ops.job_runs WHERE id = %s", (body["job_run_id"],))
-        job_type, dag_id, row_run_id, ws, status, key = cur.fetchone()
+        cur.execute("SELECT job_type, dag_id, run_id, workspace_id::text, status, idempotency_key, "
+                    "details->>'day' FROM ops.job_runs WHERE id = %s", (body["job_run_id"],))
+        job_type, dag_id, row_run_id, ws, status, key, day = cur.fetchone()
     wh.commit()
     assert (job_type, dag_id, row_run_id, ws, status) == (
         "daily_aggregation", "daily_signal_aggregation", run_id, known[0], "queued")
     assert known[0] in key and run_id in key
+    assert day == (datetime.now(UTC).date() - timedelta(days=1)).isoformat()  # default: yesterday
+
+
+def test_day_reaches_any_day_and_a_malformed_day_is_422(client, known):
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    assert post(client, known[0], day="2026-13-01").status_code == 422
+    assert post(client, known[0], day="yesterday").status_code == 422
+    assert dag_runs() == []
+    assert post(client, known[0], day="2026-01-05").status_code == 202
+    with create_session() as session:
+        (run,) = session.query(DagRun).filter(DagRun.dag_id == "daily_signal_aggregation").all()
+        # The DAG takes the day before run_after for runs without a logical date: 5 January.
+        assert run.logical_date is None
+        assert run.run_after == datetime(2026, 1, 6, 0, 30, tzinfo=UTC)
+
+
+def test_a_paused_dag_answers_409_with_the_reason_and_queues_nothing(client, known, wh):
+    set_paused(True)
+    try:
+        answer = post(client, known[0], key="while-paused")
+        assert answer.status_code == 409 and "paused" in answer.json()["detail"]
+    finally:
+        set_paused(False)
+    assert dag_runs() == []
+    with wh.cursor() as cur:
+        cur.execute("SELECT count(*) FROM ops.job_runs")
+        assert cur.fetchone()[0] == 0
+    wh.commit()
+    assert post(client, known[0], key="while-paused").status_code == 202  # the key was not burned
+
+
+class Crash(BaseException):
+    """The worker dies between the commit of the queued row and the trigger."""
+
+
+def test_a_crash_between_commit_and_trigger_does_not_burn_the_key(client, known, monkeypatch, wh):
+    from agent_warehouse.web import internal_api
+
+    real_trigger = internal_api._trigger
+
+    def crash(*args, **kwargs):
+        raise Crash()
+
+    monkeypatch.setattr(internal_api, "_trigger", crash)
+    with pytest.raises(Crash):
+        post(client, known[0], key="retry-me", day="2026-01-05")
+    assert dag_runs() == []  # the row is committed, queued, and no run exists
+    monkeypatch.setattr(internal_api, "_trigger", real_trigger)
+
+    replay = post(client, known[0], key="retry-me", day="2026-01-05")
+    assert replay.status_code == 200 and replay.json()["status"] == "queued"
+    (run_id, conf, _), = dag_runs()
+    assert conf == {"workspace_id": known[0], "pack_id": None}
+    with wh.cursor() as cur:
+        cur.execute("SELECT id, run_id FROM ops.job_runs")
+        assert cur.fetchall() == [(replay.json()["job_run_id"], run_id)]
+    wh.commit()
+    again = post(client, known[0], key="retry-me")
+    assert again.status_code == 200 and again.json() == replay.json()
+    assert len(dag_runs()) == 1  # never a second run
 
 
 def test_idempotency_key_is_scoped_to_the_workspace(client, known):
@@ -148,14 +223,6 @@ def test_idempotency_key_is_scoped_to_the_workspace(client, known):
     assert len(runs) == 5 and len({r[0] for r in runs}) == 5  # never a second run for a key
 
 
-def execute_like_the_api_run(dagbag, monkeypatch, conf):
-    """A real dag.test() run with the queued run's conf and, like it, no logical date: the
-    day comes from run_after (00:30 on 6 January: 5 January)."""
-    dag = dagbag.get_dag("daily_signal_aggregation")
-    monkeypatch.setattr(dag, "deadline", None)
-    return dag.test(logical_date=None, run_after=datetime(2026, 1, 6, 0, 30, tzinfo=UTC), run_conf=conf)
-
-
 def test_concurrent_calls_with_one_key_start_one_run(client, known):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -166,67 +233,54 @@ def test_concurrent_calls_with_one_key_start_one_run(client, known):
     assert len(dag_runs()) == 1
 
 
-def test_the_run_updates_the_api_row_and_get_returns_counts(client, known, dagbag, monkeypatch, wh):
-    """The queued run's conf, executed by a real dag.test() run, fills the API's own row."""
-    from test_signals import seed_history
+@pytest.mark.services
+def test_api_runs_really_run_on_the_scheduler(wh, known):
+    """Through the session's real services: 401/403/422, then a run the scheduler executes:
+    queued -> running -> success with counts; a replay answers the result; paused gives 409."""
+    from agent_warehouse.signals import ingest, pipeline
+    from support.services import shared_stack
 
-    monkeypatch.setenv("AGENT_WAREHOUSE_SIGNALS_PROVIDERS", "synthetic")
-    seed_history(wh, 5)
-    body = post(client, known[1], key="k").json()
-    (_, conf, _), = dag_runs()
-    dr = execute_like_the_api_run(dagbag, monkeypatch, conf)
-    assert dr.state == "success"
-    done = client.get(f"/internal/job_runs/{body['job_run_id']}", headers=AUTH).json()
-    assert done["status"] == "success" and done["error"] is None
-    assert done["inserted"] > 0 and done["companies_scored"] == 20 and done["ranked_count"] == 20
+    stack = shared_stack()
+    provider = ingest.REGISTRY["synthetic"]()
+    for days_before in range(5, 0, -1):  # a baseline for the velocities
+        ingest.ingest(wh, *pipeline.day_bounds(date(2026, 1, 5) - timedelta(days=days_before)), providers=[provider])
+    auth = {"X-Internal-Token": stack.token}
+    url = f"{stack.base}/internal/run_daily_aggregation"
+    params = {"workspace_id": known[0], "day": "2026-01-05"}
+    assert httpx.post(url, params=params, timeout=30).status_code == 401
+    assert httpx.post(url, params=params, headers={"X-Internal-Token": "x"}, timeout=30).status_code == 403
+    assert httpx.post(url, params={"workspace_id": "nope"}, headers=auth, timeout=30).status_code == 422
+
+    answer = httpx.post(url, params=params, headers={**auth, "X-Idempotency-Key": "e2e"}, timeout=30)
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert set(body) == SHAPE and body["status"] == "queued"
+    seen = []
+
+    def done() -> dict | None:
+        got = httpx.get(f"{stack.base}/internal/job_runs/{body['job_run_id']}", headers=auth, timeout=30).json()
+        if not seen or seen[-1] != got["status"]:
+            seen.append(got["status"])
+        assert got["status"] != "failed", (got, stack.logs())
+        return got if got["status"] == "success" else None
+
+    result = wait_for(done, 240, "the API's run to succeed", interval=0.5)
+    assert seen[0] == "queued" and seen[-1] == "success" and set(seen) <= {"queued", "running", "success"}
+    assert result["inserted"] > 0 and result["companies_scored"] > 0 and result["ranked_count"] > 0
+    assert result["error"] is None
+    # The DAG run itself ends in success too (its last task may still run when the row is done).
+    wait_for(lambda: stack.meta("SELECT state FROM dag_run WHERE dag_id = 'daily_signal_aggregation' "
+                                "AND run_id LIKE 'api__%%'") == [("success",)], 120, "the DAG run to succeed")
     with wh.cursor() as cur:
-        cur.execute("SELECT count(*) FROM ops.job_runs")
+        cur.execute("SELECT count(*) FROM ops.job_runs WHERE dag_id = 'daily_signal_aggregation'")
         assert cur.fetchone()[0] == 1  # the run used the API's row, not one of its own
     wh.commit()
-    assert post(client, known[1], key="k").json() == done  # the same key answers with the result
+    replay = httpx.post(url, params=params, headers={**auth, "X-Idempotency-Key": "e2e"}, timeout=30)
+    assert replay.status_code == 200 and replay.json() == result
 
-
-def test_a_run_over_every_workspace_fills_the_api_row_with_totals(client, known, dagbag, monkeypatch, wh):
-    monkeypatch.setenv("AGENT_WAREHOUSE_SIGNALS_PROVIDERS", "synthetic")
-    body = post(client, None, pack="growth").json()
-    (_, conf, _), = dag_runs()
-    assert conf == {"workspace_id": None, "pack_id": "growth", "job_run_id": body["job_run_id"]}
-    assert execute_like_the_api_run(dagbag, monkeypatch, conf).state == "success"
-    done = client.get(f"/internal/job_runs/{body['job_run_id']}", headers=AUTH).json()
-    with wh.cursor() as cur:
-        cur.execute("SELECT count(DISTINCT company_id) FROM signals.company_features_daily WHERE day = '2026-01-05'")
-        companies = cur.fetchone()[0]
-    assert companies > 0 and done["status"] == "success" and done["error"] is None
-    assert done["companies_scored"] == companies * len(known) and done["inserted"] > 0
-    with wh.cursor() as cur:
-        cur.execute("SELECT workspace_id::text, status, details->>'pack_id', period_start FROM ops.job_runs "
-                    "WHERE id <> %s ORDER BY 1", (body["job_run_id"],))
-        rows = cur.fetchall()
-    wh.commit()
-    assert rows == [(ws, "success", "growth", datetime(2026, 1, 5, tzinfo=UTC)) for ws in sorted(known)]
-
-
-def test_real_api_server_over_http(known, dag_in_db, wh, tmp_path):
-    port = free_port()
-    env = {**os.environ, "INTERNAL_JOB_TOKEN": TOKEN, "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"}
-    command = ["api-server", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"]
-    with services([command], env, tmp_path / "logs"):
-        wait_for(Api(port).healthy, 60, "the api-server")
-        base = f"http://127.0.0.1:{port}"
-        url = f"{base}/internal/run_daily_aggregation"
-        assert httpx.post(url, params={"workspace_id": known[0]}, timeout=30).status_code == 401
-        assert httpx.post(url, params={"workspace_id": known[0]}, headers={"X-Internal-Token": "x"},
-                          timeout=30).status_code == 403
-        assert httpx.post(url, params={"workspace_id": "nope"}, headers=AUTH, timeout=30).status_code == 422
-        answer = httpx.post(url, params={"workspace_id": known[0]},
-                            headers={**AUTH, "X-Idempotency-Key": "http-1"}, timeout=30)
-        assert answer.status_code == 202, answer.text
-        body = answer.json()
-        assert set(body) == SHAPE and body["status"] == "queued"
-        again = httpx.post(url, params={"workspace_id": known[0]},
-                           headers={**AUTH, "X-Idempotency-Key": "http-1"}, timeout=30)
-        assert again.status_code == 200 and again.json()["job_run_id"] == body["job_run_id"]
-        got = httpx.get(f"{base}/internal/job_runs/{body['job_run_id']}", headers=AUTH, timeout=30)
-        assert got.status_code == 200 and got.json() == body
-        assert len(dag_runs()) == 1
-    assert TOKEN not in (tmp_path / "logs" / "api-server.log").read_text()
+    stack.api.patch("/api/v2/dags/daily_signal_aggregation", json={"is_paused": True}).raise_for_status()
+    try:
+        paused = httpx.post(url, params=params, headers=auth, timeout=30)
+        assert paused.status_code == 409 and "paused" in paused.json()["detail"]
+    finally:
+        stack.api.patch("/api/v2/dags/daily_signal_aggregation", json={"is_paused": False}).raise_for_status()
