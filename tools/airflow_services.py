@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import contextlib
 import os
 import secrets
 import signal
@@ -256,10 +257,8 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
         os.killpg(pid, sig)  # start_new_session: the service leads its own group
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def wait(check: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
