@@ -15,8 +15,8 @@ and ``AGENT_WAREHOUSE_*`` included, reaches every service unchanged.
 from __future__ import annotations
 
 import argparse
-import json
 import contextlib
+import json
 import os
 import secrets
 import signal
