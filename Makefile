@@ -56,8 +56,9 @@ test: install ## Unit tests, then the integration suite (real PostgreSQL, real A
 lint: install ## ruff
 	$(VENV)/bin/ruff check .
 
+# `dags test` runs without DeadlineAlerts (Airflow 3.3.2 fails them there; NOTES in README).
 airflow: airflow-db ## The Airflow CLI in this project: make airflow ARGS="dags list"
-	@$(WITH_DB) $(VENV)/bin/airflow $(ARGS)
+	@$(WITH_DB) $(if $(findstring dags test,$(ARGS)),AGENT_WAREHOUSE_DEADLINES=off) $(VENV)/bin/airflow $(ARGS)
 
 db-stop: install ## Stop the embedded PostgreSQL
 	$(PY) -m tools.devdb stop
