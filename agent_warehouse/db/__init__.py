@@ -85,9 +85,12 @@ def transaction(conn: Any) -> Iterator[Any]:
         cur.close()
 
 
-def statements(name: str) -> list[str]:
-    """The statements of ``include/sql/<name>``, split the way SQLExecuteQueryOperator splits them."""
-    return [s for s in sqlparse.split(sqlparse.format(sql(name), strip_comments=True)) if s.strip()]
+@cache
+def statements(name: str) -> tuple[str, ...]:
+    """The statements of ``include/sql/<name>``, split the way SQLExecuteQueryOperator splits them
+    (once per process: sqlparse takes a good part of a second on rollup_hour.sql, and a weekly
+    run from scratch rolls up 168 hours)."""
+    return tuple(s for s in sqlparse.split(sqlparse.format(sql(name), strip_comments=True)) if s.strip())
 
 
 def run_script(conn: Any, name: str, params: dict[str, Any]) -> list[tuple]:
@@ -98,3 +101,14 @@ def run_script(conn: Any, name: str, params: dict[str, Any]) -> list[tuple]:
             cur.execute(statement, params)
             rows = cur.fetchall() if cur.description else []
     return rows
+
+
+@contextmanager
+def warehouse() -> Iterator[Any]:
+    """``with warehouse() as conn:`` a connection through the hook (inside tasks), closed
+    however the block ends; each ``transaction(conn)`` inside commits on its own."""
+    conn = hook_connection()
+    try:
+        yield conn
+    finally:
+        conn.close()
