@@ -23,7 +23,6 @@ from agent_warehouse.db import audit, warehouse
 
 OPEN_TASK = "start_audit"
 CLOSE_TASK = "finish_audit"
-FAILED = "failed"
 # States of a work task that make Airflow fail the run (a failed task's downstream tasks
 # become upstream_failed, and some of them are leaves).
 FAILING_STATES = frozenset({"failed", "upstream_failed"})
@@ -54,7 +53,7 @@ def run_outcome(context: Any) -> Outcome:
         return {"status": "success", "failed_tasks": [], "error": None}
     blocked = sorted(k for k, s in others.items() if s == "upstream_failed")
     error = f"failed: {', '.join(failed) or '?'}" + (f"; not run: {', '.join(blocked)}" if blocked else "")
-    return {"status": FAILED, "failed_tasks": failed, "error": error}
+    return {"status": "failed", "failed_tasks": failed, "error": error}
 
 
 def open_row(job_type: str, context: Any) -> int:
