@@ -64,15 +64,13 @@ def cleanup_old_data() -> None:
         """Make the expiring hours current, then drop raw days and expired rollup rows."""
         from airflow.sdk import Variable
 
-        from agent_warehouse.db import audit, warehouse
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.retention import cleanup as retention
 
         chosen = retention.Retention.from_params(
             {**Variable.get(retention.VARIABLE, default={}, deserialize_json=True),
              **{k: v for k, v in (params or {}).items() if v is not None}})
-        with warehouse() as conn:
-            details = retention.cleanup(conn, data_interval_end.date(), chosen)
-            written = audit.rows_written(conn)
+        details, written = counted(retention.cleanup, data_interval_end.date(), chosen)
         return {"rows_written": written, "details": details}
 
     with audited_run("cleanup_old_data", after=check_schema_task()) as run:

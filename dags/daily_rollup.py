@@ -54,12 +54,10 @@ def daily_rollup() -> None:
     @task(multiple_outputs=False, outlets=DAILY_TABLES)
     def rollup_days(data_interval_start=None) -> Written:
         """Hours up to date, then this day and every earlier changed day, one transaction each."""
-        from agent_warehouse.db import audit, warehouse
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.rollups import periods
 
-        with warehouse() as conn:
-            rolled = periods.daily(conn, periods.as_date(data_interval_start))
-            written = audit.rows_written(conn)
+        rolled, written = counted(periods.daily, periods.as_date(data_interval_start))
         return {"rows_written": written,
                 "details": {"days": [d["day"] for d in rolled["days"]],
                             "hours_repaired": rolled["hours_repaired"],
@@ -68,26 +66,22 @@ def daily_rollup() -> None:
     @task(multiple_outputs=False, outlets=[table_asset("workspace_health_daily")])
     def score_health(rolled: Written, data_interval_start=None) -> Written:
         """Health scores for every day just recomputed and the days whose baseline they are."""
-        from agent_warehouse.db import audit, warehouse
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.rollups import health, periods
 
         days = health.days_to_score([periods.as_date(d) for d in rolled["details"]["days"]],
                                     upto=periods.as_date(data_interval_start))
-        with warehouse() as conn:
-            held = {d.isoformat(): health.health_day(conn, d) for d in days}
-            written = audit.rows_written(conn)
+        held, written = counted(lambda conn: {d.isoformat(): health.health_day(conn, d) for d in days})
         return {"rows_written": written, "details": {"health_rows": held}}
 
     @task(multiple_outputs=False, outlets=[table_asset("daily_reports")])
     def write_report(data_interval_start=None) -> Written:
         """The day's JSON report in analytics.daily_reports and its HTML page."""
-        from agent_warehouse.db import audit, warehouse
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.reports import daily as reports
         from agent_warehouse.rollups import periods
 
-        with warehouse() as conn:
-            page = reports.write_daily_report(conn, periods.as_date(data_interval_start))
-            written = audit.rows_written(conn)
+        page, written = counted(reports.write_daily_report, periods.as_date(data_interval_start))
         return {"rows_written": written, "details": {"report": str(page)}}
 
     @task(multiple_outputs=False)

@@ -61,12 +61,10 @@ def hourly_rollup() -> None:
     @task(multiple_outputs=False, outlets=HOURLY_TABLES)
     def repair_changed_hours(data_interval_start=None) -> Written:
         """Re-roll every earlier hour named in the invalidation log, one transaction each."""
-        from agent_warehouse.db import audit, warehouse
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.rollups import hourly
 
-        with warehouse() as conn:
-            repaired = hourly.repair(conn, before=data_interval_start)
-            written = audit.rows_written(conn)
+        repaired, written = counted(hourly.repair, before=data_interval_start)
         return {"rows_written": written,
                 "details": {"hours_repaired": [r["hour"] for r in repaired],
                             "bad_rows_repaired": sum(r["bad_rows"] for r in repaired)}}

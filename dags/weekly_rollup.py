@@ -49,12 +49,10 @@ def weekly_rollup() -> None:
     @task(multiple_outputs=False, outlets=WEEKLY_TABLES)
     def rollup_weeks(data_interval_start=None) -> Written:
         """Hours and days up to date, then this week and every earlier changed week."""
-        from agent_warehouse.db import audit, warehouse
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.rollups import periods
 
-        with warehouse() as conn:
-            rolled = periods.weekly(conn, periods.as_date(data_interval_start))
-            written = audit.rows_written(conn)
+        rolled, written = counted(periods.weekly, periods.as_date(data_interval_start))
         return {"rows_written": written,
                 "details": {"weeks": [w["week_start"] for w in rolled["weeks"]],
                             "days": [d["day"] for d in rolled["days"]],

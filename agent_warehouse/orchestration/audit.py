@@ -84,6 +84,14 @@ def close_row(job_id: int, written: dict[str, Written | None], outcome: Outcome,
                          error=outcome["error"], details=details)
 
 
+def counted(work: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int]:
+    """``work(conn, ...)`` on the task's own warehouse connection, and the rollup rows it
+    wrote (inserted, updated or deleted; migration 0014), for the task's :class:`Written`."""
+    with warehouse() as conn:
+        result = work(conn, *args, **kwargs)
+        return result, audit.rows_written(conn)
+
+
 class AuditScope:
     """Handed to the ``with audited_run(...)`` block: the setup's output and the tasks whose
     :class:`Written` outputs go to the audit row."""

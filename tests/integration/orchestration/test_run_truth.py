@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from support import HOUR
-from support.checks import H0, RUN_AT, assert_exact, hourly_rows
+from support.checks import H0, RUN_AT, assert_exact, fetch, hourly_rows
 from support.runs import run_dag
 from tools.synthetic import insert_runs, make_runs
 
@@ -84,14 +84,6 @@ BEFORE_AUDIT = {"check_schema", "start_audit"}
 CASES = [(dag_id, task_id) for dag_id, tasks in FAILURES.items() for task_id in [None, *tasks]]
 
 
-def query(conn, sql, params=()):
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    conn.commit()
-    return rows
-
-
 def injected(*args, **kwargs):
     raise RuntimeError("injected failure")
 
@@ -151,7 +143,7 @@ def period_written(wh, dag_id: str) -> int:
         "daily_rollup": ("execution_metrics_daily", "day", DAY),
         "weekly_rollup": ("execution_metrics_weekly", "week_start", DAY),
     }[dag_id]
-    return query(wh, f"SELECT count(*) FROM analytics.{table} WHERE {column} = %s", (start,))[0][0]
+    return fetch(wh, f"SELECT count(*) FROM analytics.{table} WHERE {column} = %s", (start,))[0][0]
 
 
 @pytest.mark.parametrize(("dag_id", "failing"), CASES,
@@ -171,7 +163,7 @@ def test_run_state_audit_row_and_writes_agree(wh, dagbag, monkeypatch, fail_inse
             fail_inserts(what)
 
     dr = run(dagbag, dag_id, monkeypatch)
-    rows = query(wh, "SELECT status, error FROM ops.job_runs WHERE dag_id = %s AND job_type = %s "
+    rows = fetch(wh, "SELECT status, error FROM ops.job_runs WHERE dag_id = %s AND job_type = %s "
                      "AND workspace_id IS NULL", (dag_id, JOB_TYPE.get(dag_id, dag_id)))
 
     # 1. The run's state is the work tasks' outcome.
@@ -186,7 +178,7 @@ def test_run_state_audit_row_and_writes_agree(wh, dagbag, monkeypatch, fail_inse
             assert error is None
         else:
             assert error.startswith("failed: " + failing), error
-        assert query(wh, "SELECT count(*) FROM ops.job_runs WHERE dag_id = %s "
+        assert fetch(wh, "SELECT count(*) FROM ops.job_runs WHERE dag_id = %s "
                          "AND status IN ('queued', 'running')", (dag_id,)) == [(0,)]
     # 3. What was written: the period whole, or (its write failed) not at all.
     if dag_id == "hourly_rollup":
@@ -208,25 +200,25 @@ def test_a_run_cannot_claim_another_runs_audit_row(wh, dagbag, monkeypatch):
 
     monkeypatch.setenv("AGENT_WAREHOUSE_SIGNALS_PROVIDERS", "synthetic")
     ws = seed(wh, "daily_signal_aggregation")[0]
-    ((other,),) = query(wh, """
+    ((other,),) = fetch(wh, """
         INSERT INTO ops.job_runs (job_type, dag_id, run_id, workspace_id, status, started_at, finished_at,
                                   idempotency_key, inserted, companies_scored, ranked_count, rows_written)
         VALUES ('daily_aggregation', 'daily_signal_aggregation', 'api__other', %s, 'success',
                 '2026-01-01 00:00+00', '2026-01-01 00:01+00', 'other-key', 7, 8, 9, 17)
         RETURNING id""", (ws,))
-    before = query(wh, "SELECT * FROM ops.job_runs WHERE id = %s", (other,))
+    before = fetch(wh, "SELECT * FROM ops.job_runs WHERE id = %s", (other,))
     # The row the internal API creates for the run id it triggers is the one this run uses.
     own_run_id = DagRun.generate_run_id(run_type=DagRunType.MANUAL, logical_date=SIGNALS_RUN_AT,
                                         run_after=SIGNALS_RUN_AT)
-    ((own,),) = query(wh, """
+    ((own,),) = fetch(wh, """
         INSERT INTO ops.job_runs (job_type, dag_id, run_id, workspace_id, status, idempotency_key)
         VALUES ('daily_aggregation', 'daily_signal_aggregation', %s, %s, 'queued', 'own-key')
         RETURNING id""", (own_run_id, ws))
 
     dr = run(dagbag, "daily_signal_aggregation", monkeypatch, conf={"workspace_id": ws, "job_run_id": other})
     assert dr.state == "success"
-    assert query(wh, "SELECT * FROM ops.job_runs WHERE id = %s", (other,)) == before
-    assert query(wh, "SELECT id, run_id, status FROM ops.job_runs WHERE id <> %s", (other,)) == [
+    assert fetch(wh, "SELECT * FROM ops.job_runs WHERE id = %s", (other,)) == before
+    assert fetch(wh, "SELECT id, run_id, status FROM ops.job_runs WHERE id <> %s", (other,)) == [
         (own, own_run_id, "success")]
     assert "job_run_id" not in dagbag.get_dag("daily_signal_aggregation").params
 
@@ -237,7 +229,7 @@ def test_rows_written_counts_writes_not_rows_present(wh, dagbag, monkeypatch, tm
     insert_runs(wh, make_runs(random.Random(5), DAY_START, 400, workspaces, span=timedelta(days=7)))
 
     def written(dag_id: str) -> list[int]:
-        return [r[0] for r in query(wh, "SELECT rows_written FROM ops.job_runs WHERE dag_id = %s "
+        return [r[0] for r in fetch(wh, "SELECT rows_written FROM ops.job_runs WHERE dag_id = %s "
                                         "ORDER BY id", (dag_id,))]
 
     for dag_id, at in (("hourly_rollup", RUN_AT), ("daily_rollup", DAILY_RUN_AT), ("weekly_rollup", WEEKLY_RUN_AT)):
