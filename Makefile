@@ -59,10 +59,11 @@ lint: install ## ruff (with Airflow, bugbear, simplify, pyupgrade rules) and sql
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/sqlfluff lint include/sql
 
+# `dags test` runs without DeadlineAlerts (Airflow 3.3.2 fails them there; NOTES in README).
 airflow: airflow-db ## The Airflow CLI in this project: make airflow ARGS="dags list"
 	@if [ "$(firstword $(ARGS))" = standalone ]; then \
 	  echo "airflow standalone is not supported here: 'make up' starts the same services (make down stops them)" >&2; exit 2; fi
-	@$(WITH_DB) $(VENV)/bin/airflow $(ARGS)
+	@$(WITH_DB) $(if $(findstring dags test,$(ARGS)),AGENT_WAREHOUSE_DEADLINES=off) $(VENV)/bin/airflow $(ARGS)
 
 PORT ?= 8080
 up: airflow-db migrate ## Start Airflow in the background (UI on http://localhost:$(PORT)); prints the login

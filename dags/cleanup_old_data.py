@@ -16,23 +16,20 @@ run through the Airflow Variable
 
 Also creates the raw partitions of the coming days. Drops go through the owner's
 SECURITY DEFINER function `ops.drop_expired_agent_runs`; the audit row (`ops.job_runs`,
-job_type `cleanup_old_data`) lists what was dropped.
+job_type `cleanup_old_data`), opened by the setup `start_audit` and closed by the teardown
+`finish_audit` with the run's own state, lists what was dropped (docs/audit.md).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Param, chain, dag, task
+from airflow.sdk import Param, dag, task
 
 from agent_warehouse import SQL_DIR, settings
+from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import (
-    DEFAULT_ARGS,
-    check_schema_task,
-    ensure_partitions_task,
-    start_audit_task,
-)
+from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, ensure_partitions_task
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 
@@ -62,40 +59,25 @@ from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
     tags=["retention", "daily", "warehouse"],
 )
 def cleanup_old_data() -> None:
-    ensure_partitions = ensure_partitions_task("data_interval_end")
-
-    @task
-    def drop_expired(params=None, data_interval_end=None) -> dict:
+    @task(multiple_outputs=False)
+    def drop_expired(params=None, data_interval_end=None) -> Written:
         """Make the expiring hours current, then drop raw days and expired rollup rows."""
         from airflow.sdk import Variable
 
-        from agent_warehouse.db import hook_connection
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.retention import cleanup as retention
 
         chosen = retention.Retention.from_params(
             {**Variable.get(retention.VARIABLE, default={}, deserialize_json=True),
              **{k: v for k, v in (params or {}).items() if v is not None}})
-        conn = hook_connection()
-        try:
-            return retention.cleanup(conn, data_interval_end.date(), chosen)
-        finally:
-            conn.close()
+        details, written = counted(retention.cleanup, data_interval_end.date(), chosen)
+        return {"rows_written": written, "details": details}
 
-    @task(trigger_rule="all_done")
-    def finish_audit(ti=None) -> None:
-        """Close the audit row with what was dropped; fail the run if a step failed."""
-        from agent_warehouse.orchestration.tasks import finish_audit
-
-        job_id = ti.xcom_pull(task_ids="start_audit")
-        details = ti.xcom_pull(task_ids="drop_expired")
-        if job_id is None:
-            raise RuntimeError("the audit row was not started; see start_audit")
-        ok = details is not None
-        finish_audit(job_id, ok=ok, rows_written=0, details=details or {})
-        if not ok:
-            raise RuntimeError("cleanup_old_data did not complete: nothing past the failed step was dropped")
-
-    chain(check_schema_task(), ensure_partitions, start_audit_task("cleanup_old_data"), drop_expired(), finish_audit())
+    with audited_run("cleanup_old_data", after=check_schema_task()) as run:
+        ensure_partitions = ensure_partitions_task("data_interval_end")
+        dropped = drop_expired()
+        ensure_partitions >> dropped
+        run.record(dropped)
 
 
 cleanup_old_data()

@@ -14,7 +14,10 @@ computed (`ops.rollup_invalidations`) are recomputed too. Each day is one transa
 
 Then scores each workspace's health (`analytics.workspace_health_daily`, docs/health.md)
 and writes the daily report (`analytics.daily_reports` and an HTML page under the reports
-folder, served by the plugin at `/reports`). One `ops.job_runs` row per run.
+folder, served by the plugin at `/reports`). The tables written are declared as Assets
+(`outlets`), so other DAGs can be scheduled on them (docs/audit.md). One `ops.job_runs`
+row per run, opened by the setup `start_audit` and closed by the teardown `finish_audit`
+with the run's own state.
 
 `airflow dags test daily_rollup 2026-01-06T01:00:00+00:00` rolls up 5 January.
 """
@@ -23,12 +26,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import chain, dag, task
+from airflow.sdk import dag, task
 
 from agent_warehouse import settings
+from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, start_audit_task
+from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, table_asset
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
+
+DAILY_TABLES = [table_asset(t) for t in ("execution_metrics_daily", "runtime_sketch_daily",
+                                         "user_activity_daily", "workspace_activity_daily")]
 
 
 @dag(
@@ -44,92 +51,59 @@ from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
     tags=["rollup", "daily", "warehouse"],
 )
 def daily_rollup() -> None:
-    @task
-    def rollup_days(data_interval_start=None) -> dict:
+    @task(multiple_outputs=False, outlets=DAILY_TABLES)
+    def rollup_days(data_interval_start=None) -> Written:
         """Hours up to date, then this day and every earlier changed day, one transaction each."""
-        from agent_warehouse.db import hook_connection
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.rollups import periods
 
-        conn = hook_connection()
-        try:
-            return periods.daily(conn, periods.as_date(data_interval_start))
-        finally:
-            conn.close()
+        rolled, written = counted(periods.daily, periods.as_date(data_interval_start))
+        return {"rows_written": written,
+                "details": {"days": [d["day"] for d in rolled["days"]],
+                            "hours_repaired": rolled["hours_repaired"],
+                            "hours_rolled_up": rolled["hours_rolled_up"]}}
 
-    @task
-    def score_health(rolled: dict, data_interval_start=None) -> dict:
+    @task(multiple_outputs=False, outlets=[table_asset("workspace_health_daily")])
+    def score_health(rolled: Written, data_interval_start=None) -> Written:
         """Health scores for every day just recomputed and the days whose baseline they are."""
-        from agent_warehouse.db import hook_connection
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.rollups import health, periods
 
-        days = health.days_to_score([periods.as_date(d["day"]) for d in rolled["days"]],
-                                     upto=periods.as_date(data_interval_start))
-        conn = hook_connection()
-        try:
-            return {d.isoformat(): health.health_day(conn, d) for d in days}
-        finally:
-            conn.close()
+        days = health.days_to_score([periods.as_date(d) for d in rolled["details"]["days"]],
+                                    upto=periods.as_date(data_interval_start))
+        held, written = counted(lambda conn: {d.isoformat(): health.health_day(conn, d) for d in days})
+        return {"rows_written": written, "details": {"health_rows": held}}
 
-    @task
-    def write_report(data_interval_start=None) -> str:
+    @task(multiple_outputs=False, outlets=[table_asset("daily_reports")])
+    def write_report(data_interval_start=None) -> Written:
         """The day's JSON report in analytics.daily_reports and its HTML page."""
-        from agent_warehouse.db import hook_connection
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.reports import daily as reports
         from agent_warehouse.rollups import periods
 
-        conn = hook_connection()
-        try:
-            return str(reports.write_daily_report(conn, periods.as_date(data_interval_start)))
-        finally:
-            conn.close()
+        page, written = counted(reports.write_daily_report, periods.as_date(data_interval_start))
+        return {"rows_written": written, "details": {"report": str(page)}}
 
-    @task
+    @task(multiple_outputs=False)
     def signals_derive_and_score(data_interval_start=None, dag_run=None) -> dict:
         """Granular mode of the signal job: derive and score the day from the signals the
         hourly runs ingested, one audit row per workspace (docs/signals.md)."""
-        from agent_warehouse.db import hook_connection
+        from agent_warehouse.db import warehouse
         from agent_warehouse.rollups import periods
         from agent_warehouse.signals import pipeline
 
-        conn = hook_connection()
-        try:
+        with warehouse() as conn:
             out = pipeline.run_daily(conn, periods.as_date(data_interval_start), ingest_first=False,
                                      dag_id=dag_run.dag_id, run_id=dag_run.run_id)
-        finally:
-            conn.close()
         return {"inserted": out["inserted"], "workspaces": len(out["workspaces"])}
 
-    @task(trigger_rule="all_done")
-    def finish_audit(ti=None) -> None:
-        """Close the audit row; fail the run if any step before did not succeed."""
-        from agent_warehouse.orchestration.tasks import finish_audit
-
-        job_id = ti.xcom_pull(task_ids="start_audit")
-        rolled = ti.xcom_pull(task_ids="rollup_days")
-        health = ti.xcom_pull(task_ids="score_health")
-        report = ti.xcom_pull(task_ids="write_report")
-        if job_id is None:
-            raise RuntimeError("the audit row was not started; see start_audit")
-        ok = None not in (rolled, health, report)
-        rolled = rolled or {}
-        details = {
-            "days": [d["day"] for d in rolled.get("days", [])],
-            "hours_repaired": rolled.get("hours_repaired", []),
-            "hours_rolled_up": rolled.get("hours_rolled_up", []),
-            "health_rows": health, "report": report,
-        }
-        rows = sum(d["metric_rows"] + d["user_rows"] for d in rolled.get("days", [])) + sum(
-            (health or {}).values())
-        finish_audit(job_id, ok=ok, rows_written=rows, details=details)
-        if not ok:
-            raise RuntimeError("daily_rollup did not complete: see the failed task and ops.job_runs")
-
-    rolled = rollup_days()
-    health = score_health(rolled)
-    report = write_report()
-    schema_ok = check_schema_task()
-    chain(schema_ok, start_audit_task("daily_rollup"), rolled, health, report, finish_audit())
-    schema_ok >> signals_derive_and_score()  # beside the rollup: a signal failure shows on its own
+    with audited_run("daily_rollup", after=check_schema_task()) as run:
+        rolled = rollup_days()
+        health = score_health(rolled)
+        report = write_report()
+        health >> report
+        signals_derive_and_score()  # beside the rollup: a signal failure shows on its own
+        run.record(rolled, health, report)
 
 
 daily_rollup()

@@ -11,7 +11,8 @@ refreshes the dashboard materialized views CONCURRENTLY, so dashboards never wai
   runs, success rate and active users.
 
 `hourly_rollup` refreshes them as well once an hour is rolled up. One `ops.job_runs` row
-per run, with each view's refresh time in its details.
+per run (setup `start_audit`, teardown `finish_audit`, docs/audit.md), with each view's
+refresh time in its details.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from agent_warehouse import settings
+from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
 from agent_warehouse.orchestration.tasks import DEFAULT_ARGS
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
@@ -39,24 +41,18 @@ from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
     tags=["views", "dashboards", "warehouse"],
 )
 def refresh_materialized_views() -> None:
-    @task
-    def refresh_views() -> dict:
-        """Refresh each view in its own transaction; audit row with the seconds taken."""
-        from airflow.sdk import get_current_context
-
-        from agent_warehouse.orchestration import tasks as dag_support
+    @task(multiple_outputs=False)
+    def refresh_views() -> Written:
+        """Refresh each view in its own transaction; the seconds each took go to the audit row."""
+        from agent_warehouse.db import warehouse
         from agent_warehouse.rollups import views
 
-        job_id = dag_support.start_audit("refresh_materialized_views", get_current_context())
-        try:
-            seconds = views.refresh_with_hook()
-        except Exception as exc:
-            dag_support.finish_audit(job_id, ok=False, rows_written=0, details={}, error=repr(exc)[:4000])
-            raise
-        dag_support.finish_audit(job_id, ok=True, rows_written=0, details={"refresh_seconds": seconds})
-        return seconds
+        with warehouse() as conn:
+            seconds = views.refresh(conn)
+        return {"rows_written": 0, "details": {"refresh_seconds": seconds}}
 
-    refresh_views()
+    with audited_run("refresh_materialized_views") as run:
+        run.record(refresh_views())
 
 
 refresh_materialized_views()

@@ -10,7 +10,9 @@ active users: distinct users over the week's per-user daily rows, and credits).
 Before reading, every hour and day of the week is brought up to date (changed hours
 re-rolled, missing hours rolled up, changed or missing days recomputed), and earlier weeks
 whose partials changed since they were computed are recomputed. Each week is one
-transaction. One `ops.job_runs` row per run.
+transaction. The tables written are declared as Assets (`outlets`). One `ops.job_runs`
+row per run, opened by the setup `start_audit` and closed by the teardown `finish_audit`
+with the run's own state (docs/audit.md).
 
 `airflow dags test weekly_rollup 2026-01-12T02:00:00+00:00` rolls up the week from Monday 5 January.
 """
@@ -19,12 +21,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import chain, dag, task
+from airflow.sdk import dag, task
 
 from agent_warehouse import settings
+from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, start_audit_task
+from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, table_asset
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
+
+WEEKLY_TABLES = [table_asset(t) for t in ("execution_metrics_weekly", "runtime_sketch_weekly",
+                                          "workspace_activity_weekly")]
 
 
 @dag(
@@ -40,41 +46,21 @@ from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
     tags=["rollup", "weekly", "warehouse"],
 )
 def weekly_rollup() -> None:
-    @task
-    def rollup_weeks(data_interval_start=None) -> dict:
+    @task(multiple_outputs=False, outlets=WEEKLY_TABLES)
+    def rollup_weeks(data_interval_start=None) -> Written:
         """Hours and days up to date, then this week and every earlier changed week."""
-        from agent_warehouse.db import hook_connection
+        from agent_warehouse.orchestration.audit import counted
         from agent_warehouse.rollups import periods
 
-        conn = hook_connection()
-        try:
-            return periods.weekly(conn, periods.as_date(data_interval_start))
-        finally:
-            conn.close()
+        rolled, written = counted(periods.weekly, periods.as_date(data_interval_start))
+        return {"rows_written": written,
+                "details": {"weeks": [w["week_start"] for w in rolled["weeks"]],
+                            "days": [d["day"] for d in rolled["days"]],
+                            "hours_repaired": rolled["hours_repaired"],
+                            "hours_rolled_up": rolled["hours_rolled_up"]}}
 
-    @task(trigger_rule="all_done")
-    def finish_audit(ti=None) -> None:
-        """Close the audit row; fail the run if any step before did not succeed."""
-        from agent_warehouse.orchestration.tasks import finish_audit
-
-        job_id = ti.xcom_pull(task_ids="start_audit")
-        rolled = ti.xcom_pull(task_ids="rollup_weeks")
-        if job_id is None:
-            raise RuntimeError("the audit row was not started; see start_audit")
-        ok = rolled is not None
-        rolled = rolled or {}
-        details = {
-            "weeks": [w["week_start"] for w in rolled.get("weeks", [])],
-            "days": [d["day"] for d in rolled.get("days", [])],
-            "hours_repaired": rolled.get("hours_repaired", []),
-            "hours_rolled_up": rolled.get("hours_rolled_up", []),
-        }
-        rows = sum(w["metric_rows"] + w["activity_rows"] for w in rolled.get("weeks", []))
-        finish_audit(job_id, ok=ok, rows_written=rows, details=details)
-        if not ok:
-            raise RuntimeError("weekly_rollup did not complete: see the failed task and ops.job_runs")
-
-    chain(check_schema_task(), start_audit_task("weekly_rollup"), rollup_weeks(), finish_audit())
+    with audited_run("weekly_rollup", after=check_schema_task()) as run:
+        run.record(rollup_weeks())
 
 
 weekly_rollup()

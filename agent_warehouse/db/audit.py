@@ -51,6 +51,14 @@ def finish_job(
                               "error": error, "details": json.dumps(details or {}, default=str)})
 
 
+def rows_written(conn: Any) -> int:
+    """Rollup rows this connection's session inserted, updated or deleted in committed
+    transactions so far (migration 0014); a task reads it once, before closing its connection."""
+    with transaction(conn) as cur:
+        cur.execute(sql("audit/rows_written.sql"))
+        return int(cur.fetchone()[0])
+
+
 def record_error(conn: Any, key: str, error: str) -> None:
     with transaction(conn) as cur:
         cur.execute(sql("audit/record_error.sql"), {"key": key, "error": error[:4000]})

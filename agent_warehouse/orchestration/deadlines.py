@@ -12,17 +12,12 @@ from agent_warehouse import settings
 log = logging.getLogger(__name__)
 
 
-
 def _record(dag_id: str, run_id: str, minutes: float, detail: str) -> None:
-    from agent_warehouse.db import hook_connection, sql, transaction
+    from agent_warehouse.db import sql, transaction, warehouse
 
-    conn = hook_connection()
-    try:
-        with transaction(conn) as cur:
-            cur.execute(sql("audit/record_deadline_miss.sql"), {"dag_id": dag_id, "run_id": run_id, "minutes": minutes,
-                                  "detail": detail})
-    finally:
-        conn.close()
+    with warehouse() as conn, transaction(conn) as cur:
+        cur.execute(sql("audit/record_deadline_miss.sql"),
+                    {"dag_id": dag_id, "run_id": run_id, "minutes": minutes, "detail": detail})
 
 
 async def deadline_missed(context: dict[str, Any] | None = None, **kwargs: Any) -> None:

@@ -1,25 +1,25 @@
-"""What every DAG of the package shares: default args and the audit-row tasks' logic."""
+"""What every DAG of the package shares: default args, the schema check, partitions ahead,
+and the Assets naming the tables the DAGs write. The audit rows: ``orchestration/audit.py``."""
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from agent_warehouse import settings
-from agent_warehouse.db import audit, hook_connection, migrations
+from agent_warehouse.db import audit, migrations, warehouse
 
 log = logging.getLogger(__name__)
+
 
 def record_task_failure(context: dict[str, Any]) -> None:
     """on_failure_callback: put the task's error on the run's audit row."""
     try:
         ti = context["ti"]
         error = f"{ti.task_id}: {context.get('exception')!r}"
-        conn = hook_connection()
-        try:
+        with warehouse() as conn:
             audit.record_error(conn, audit.run_key(ti.dag_id, ti.run_id), error)
-        finally:
-            conn.close()
     except Exception:  # the warehouse may be the thing that failed; never mask the error
         log.exception("could not record the failure on the audit row")
 
@@ -37,62 +37,23 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
-def check_schema() -> None:
-    conn = hook_connection()
-    try:
-        migrations.check_current(conn)
-    finally:
-        conn.close()
+def table_asset(table: str) -> Any:
+    """The Airflow Asset of ``analytics.<table>`` (postgres://host:port/database/schema/table)."""
+    from airflow.sdk import Asset
 
-
-def start_audit(job_type: str, context: dict[str, Any]) -> int:
-    dag_run = context["dag_run"]
-    conn = hook_connection()
-    try:
-        return audit.start_job(
-            conn,
-            job_type=job_type,
-            dag_id=dag_run.dag_id,
-            run_id=dag_run.run_id,
-            run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
-            triggered_by=getattr(dag_run, "triggering_user_name", None),
-            period_start=context.get("data_interval_start"),
-            period_end=context.get("data_interval_end"),
-        )
-    finally:
-        conn.close()
-
-
-def finish_audit(job_id: int, *, ok: bool, rows_written: int, details: dict[str, Any],
-                 error: str | None = None) -> None:
-    conn = hook_connection()
-    try:
-        audit.finish_job(conn, job_id, status="success" if ok else "failed",
-                         rows_written=rows_written, error=error, details=details)
-    finally:
-        conn.close()
+    return Asset(name=f"analytics.{table}", uri=f"{settings.ASSET_DATABASE_URI}/analytics/{table}")
 
 
 def check_schema_task() -> Any:
     """Every DAG's first task: fail early, naming the fix, if `make migrate` is due."""
     from airflow.sdk import task
 
-    @task(task_id="check_schema")
+    @task(task_id="check_schema", multiple_outputs=False)
     def run_check() -> None:
-        check_schema()
+        with warehouse() as conn:
+            migrations.check_current(conn)
 
     return run_check()
-
-
-def start_audit_task(job_type: str) -> Any:
-    """The task that opens the run's ``ops.job_runs`` row; its XCom is the row's id."""
-    from airflow.sdk import get_current_context, task
-
-    @task(task_id="start_audit")
-    def run_start() -> int:
-        return start_audit(job_type, get_current_context())
-
-    return run_start()
 
 
 def ensure_partitions_task(from_field: str = "data_interval_start") -> Any:
@@ -106,3 +67,15 @@ def ensure_partitions_task(from_field: str = "data_interval_start") -> Any:
         parameters={"start": "{{ " + from_field + " }}", "days_ahead": settings.PARTITIONS_AHEAD_DAYS},
         hook_params=settings.hook_params(),
     )
+
+
+def sql_written(results: list[Any], descriptions: list[Any]) -> list[dict[str, Any]]:
+    """``output_processor`` of an SQL operator whose last statement returns one row with a
+    ``rows_written`` column: that row as a :class:`~agent_warehouse.orchestration.audit.Written`
+    (the other columns become its details)."""
+    names = [d[0] for d in descriptions[-1]]
+    row = dict(zip(names, results[-1][0], strict=True))
+    written = int(row.pop("rows_written"))
+    # numeric columns (Decimal) would not survive the trip to JSON as numbers
+    return [{"rows_written": written,
+             "details": {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}}]

@@ -13,7 +13,7 @@ HOUR = timedelta(hours=1)
 def rollup_hour(conn: Any, start: datetime) -> dict[str, Any]:
     """Recompute every hourly table for ``[start, start + 1h)`` in one transaction."""
     rows = run_script(conn, "hourly/rollup_hour.sql", {"start": start, "end": start + HOUR})
-    hour, metric_rows, user_rows, bad_rows = rows[0]
+    hour, metric_rows, user_rows, bad_rows = rows[0][:4]  # then rows_written: the session's count
     return {"hour": hour, "metric_rows": metric_rows, "user_rows": user_rows,
             "bad_rows": int(bad_rows)}
 

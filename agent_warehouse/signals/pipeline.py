@@ -58,31 +58,25 @@ def _finish(conn: Any, job_id: int, *, status: str, day: date, inserted: int, sc
         "period_start": start, "period_end": end, "details": json.dumps(details, default=str)})
 
 
-def claim_job(conn: Any, job_id: int, day: date) -> int:
-    """Mark the row the internal API queued (conf ``job_run_id``) as running; error if it is gone."""
+def claim_job(conn: Any, *, dag_id: str, run_id: str, day: date, workspace_id: str | None = None,
+              run_type: str | None = None, triggered_by: str | None = None) -> int:
+    """The audit row of this run (and workspace, or the run-level row): the one created for
+    its run id (by the internal API before it triggered the run, or by an earlier try) marked
+    running, else a new one. Looked up by run id only: a run never touches another's row."""
     start, end = day_bounds(day)
-    rows = run_script(conn, "signals/claim_job.sql", {"id": job_id, "period_start": start, "period_end": end})
-    if not rows:
-        raise LookupError(f"ops.job_runs row {job_id} (conf job_run_id) does not exist")
-    return rows[0][0]
-
-
-def _open_job(conn: Any, *, day: date, job_run_id: int | None, dag_id: str | None, run_id: str | None,
-              workspace_id: str | None = None, run_type: str | None = None,
-              triggered_by: str | None = None) -> int:
-    """The audit row of a run: the one the internal API queued (``job_run_id``), else a new one."""
-    if job_run_id is not None:
-        return claim_job(conn, job_run_id, day)
-    start, end = day_bounds(day)
+    rows = run_script(conn, "signals/claim_job.sql", {"dag_id": dag_id, "run_id": run_id,
+                                                      "workspace_id": workspace_id,
+                                                      "period_start": start, "period_end": end})
+    if rows:
+        return rows[0][0]
     return audit.start_job(conn, job_type=JOB_TYPE, dag_id=dag_id, run_id=run_id, workspace_id=workspace_id,
                            run_type=run_type, triggered_by=triggered_by, period_start=start, period_end=end)
 
 
 def start_run_job(conn: Any, *, dag_id: str, run_id: str, day: date, run_type: str | None = None,
-                  triggered_by: str | None = None, job_run_id: int | None = None) -> int:
+                  triggered_by: str | None = None) -> int:
     """The run-level audit row of a run over every workspace (the API's row when it started it)."""
-    return _open_job(conn, day=day, job_run_id=job_run_id, dag_id=dag_id, run_id=run_id, run_type=run_type,
-                     triggered_by=triggered_by)
+    return claim_job(conn, dag_id=dag_id, run_id=run_id, day=day, run_type=run_type, triggered_by=triggered_by)
 
 
 def finish_run_job(conn: Any, job_id: int, *, day: date, inserted: int, results: list[dict[str, Any]],
@@ -93,23 +87,24 @@ def finish_run_job(conn: Any, job_id: int, *, day: date, inserted: int, results:
             details={"workspaces": len(results)})
 
 
-def fail_open_jobs(conn: Any, *, dag_id: str, run_id: str, job_run_id: int | None, error: str) -> list[int]:
+def fail_open_jobs(conn: Any, *, dag_id: str, run_id: str, error: str) -> list[int]:
+    """Mark this run's rows that no task closed as failed."""
     return [r[0] for r in run_script(conn, "signals/fail_open_jobs.sql", {
-        "dag_id": dag_id, "run_id": run_id, "job_run_id": job_run_id, "error": error})]
+        "dag_id": dag_id, "run_id": run_id, "error": error})]
 
 
 def score_workspace(conn: Any, *, day: date, workspace_id: str, pack_id: str | None, inserted: int,
                     dag_id: str | None = None, run_id: str | None = None, run_type: str | None = None,
-                    triggered_by: str | None = None, job_run_id: int | None = None) -> dict[str, Any]:
+                    triggered_by: str | None = None) -> dict[str, Any]:
     """Score and rank one workspace for ``day``; with ``dag_id``/``run_id`` also its audit row
-    (``job_run_id``: the row the internal API queued for this workspace's run).
+    (the one created for this run id and workspace, e.g. by the internal API, else a new one).
 
     The ranked list goes to the log (as a table) and is returned.
     """
     job_id = None
-    if job_run_id is not None or (dag_id and run_id):
-        job_id = _open_job(conn, day=day, job_run_id=job_run_id, dag_id=dag_id, run_id=run_id,
-                           workspace_id=workspace_id, run_type=run_type, triggered_by=triggered_by)
+    if dag_id and run_id:
+        job_id = claim_job(conn, dag_id=dag_id, run_id=run_id, day=day, workspace_id=workspace_id,
+                           run_type=run_type, triggered_by=triggered_by)
     try:
         pack = score.resolve_pack(conn, workspace_id, pack_id)
         result = score.score_day(conn, day, workspace_id, pack)

@@ -150,8 +150,10 @@ FROM (
 WHERE reason IS NOT NULL
 GROUP BY workspace_id, reason;
 
--- What this hour now holds (the task's XCom and the audit row).
+-- What this hour now holds, and the rollup rows this transaction inserted, updated or
+-- deleted (ops.rows_written(), migration 0014: the audit row's rows_written).
 SELECT to_char(%(start)s::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS hour,
        (SELECT count(*) FROM analytics.execution_metrics_hourly WHERE hour = %(start)s::timestamptz) AS metric_rows,
        (SELECT count(*) FROM analytics.user_activity_hourly WHERE hour = %(start)s::timestamptz) AS user_rows,
-       (SELECT coalesce(sum(row_count), 0)::bigint FROM ops.rejected_runs_hourly WHERE hour = %(start)s::timestamptz) AS bad_rows;
+       (SELECT coalesce(sum(row_count), 0)::bigint FROM ops.rejected_runs_hourly WHERE hour = %(start)s::timestamptz) AS bad_rows,
+       ops.rows_written() AS rows_written;

@@ -1,0 +1,154 @@
+"""One ``ops.job_runs`` row per DAG run, always agreeing with the run (docs/audit.md).
+
+Every DAG wraps its work in :func:`audited_run`: a setup task ``start_audit`` opens the row,
+the work tasks run, and a teardown task ``finish_audit`` closes it. Airflow decides the run's
+state from the work tasks (teardowns are left out of that decision), and the teardown reads
+the same thing Airflow reads, the states of the run's task instances, so the row's status
+is the run's state: ``failed`` as soon as one work task failed, with the failed tasks named
+in ``error``. Task outputs reach the teardown as arguments (:class:`Written` values), never
+as XCom pulls by task-id strings, and only for the figures: a missing output does not
+decide anything.
+
+A run whose ``check_schema`` fails (warehouse unreachable, ``make migrate`` due) fails
+before ``start_audit`` and leaves no row: the audit table is part of the schema it checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypedDict
+
+from agent_warehouse.db import audit, warehouse
+
+OPEN_TASK = "start_audit"
+CLOSE_TASK = "finish_audit"
+# States of a work task that make Airflow fail the run (a failed task's downstream tasks
+# become upstream_failed, and some of them are leaves).
+FAILING_STATES = frozenset({"failed", "upstream_failed"})
+
+
+class Written(TypedDict):
+    """What a task that writes to the warehouse returns (its task output)."""
+
+    rows_written: int  # rows inserted, updated or deleted (ops.rows_written(), migration 0014)
+    details: dict[str, Any]  # JSON for ops.job_runs.details, under the task's id
+
+
+class Outcome(TypedDict):
+    """The run's outcome as Airflow records it, read by the teardown."""
+
+    status: str  # "success" or "failed": the state the DAG run ends in
+    failed_tasks: list[str]  # tasks that failed (mapped ones as task_id_<map index>)
+    error: str | None
+
+
+def run_outcome(context: Any) -> Outcome:
+    """The run's outcome from its task instances' states (all work tasks are done here)."""
+    ti, dag_run = context["ti"], context["dag_run"]
+    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+    others = {k: s for k, s in states.items() if k not in (ti.task_id, OPEN_TASK)}
+    failed = sorted(k for k, s in others.items() if s == "failed")
+    if not failed and not any(s in FAILING_STATES for s in others.values()):
+        return {"status": "success", "failed_tasks": [], "error": None}
+    blocked = sorted(k for k, s in others.items() if s == "upstream_failed")
+    error = f"failed: {', '.join(failed) or '?'}" + (f"; not run: {', '.join(blocked)}" if blocked else "")
+    return {"status": "failed", "failed_tasks": failed, "error": error}
+
+
+def open_row(job_type: str, context: Any) -> int:
+    """Open (or, for a rerun of the same DAG run, reopen) the run's row; returns its id."""
+    dag_run = context["dag_run"]
+    with warehouse() as conn:
+        return audit.start_job(
+            conn,
+            job_type=job_type,
+            dag_id=dag_run.dag_id,
+            run_id=dag_run.run_id,
+            run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
+            triggered_by=getattr(dag_run, "triggering_user_name", None),
+            period_start=context.get("data_interval_start"),
+            period_end=context.get("data_interval_end"),
+        )
+
+
+def close_row(job_id: int, written: dict[str, Written | None], outcome: Outcome, context: Any) -> None:
+    """Close the row with the run's outcome and what the work tasks wrote."""
+    done = [w for w in written.values() if w]
+    details: dict[str, Any] = {}
+    for w in done:  # each task names its own keys
+        details.update(w["details"])
+    with warehouse() as conn:
+        audit.finish_job(conn, job_id, status=outcome["status"],
+                         rows_written=sum(int(w["rows_written"]) for w in done),
+                         error=outcome["error"], details=details)
+
+
+def counted(work: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int]:
+    """``work(conn, ...)`` on the task's own warehouse connection, and the rollup rows it
+    wrote (inserted, updated or deleted; migration 0014), for the task's :class:`Written`."""
+    with warehouse() as conn:
+        result = work(conn, *args, **kwargs)
+        return result, audit.rows_written(conn)
+
+
+class AuditScope:
+    """Handed to the ``with audited_run(...)`` block: the setup's output and the tasks whose
+    :class:`Written` outputs go to the audit row."""
+
+    def __init__(self, opened: Any) -> None:
+        self.opened = opened
+        self.written: dict[str, Any] = {}
+
+    def record(self, *outputs: Any) -> None:
+        """Task outputs (XComArgs) whose rows and details the teardown adds to the row."""
+        for output in outputs:
+            self.written[output.operator.task_id] = output
+
+
+@contextmanager
+def audited_run(
+    job_type: str,
+    *,
+    after: Any = None,
+    open_fn: Callable[[str, Any], Any] = open_row,
+    close_fn: Callable[[Any, dict[str, Any], Outcome, Any], None] = close_row,
+) -> Iterator[AuditScope]:
+    """Wrap the tasks created inside the block between ``start_audit`` (setup, after ``after``)
+    and ``finish_audit`` (teardown, upstream of it: every task created in the block).
+
+    ``open_fn(job_type, context)`` returns the setup's output, ``close_fn(opened, written,
+    outcome, context)`` closes the row(s); the defaults keep one row per run.
+    """
+    from airflow.sdk import get_current_context, task
+
+    @task(task_id=OPEN_TASK, multiple_outputs=False)
+    def start_audit() -> Any:
+        """Open the run's ops.job_runs row (setup: the teardown closes it)."""
+        return open_fn(job_type, get_current_context())
+
+    @task(task_id=CLOSE_TASK, multiple_outputs=False)
+    def finish_audit(opened: Any, written: dict[str, Any]) -> str:
+        """Close the row with the run's state as Airflow decides it (teardown)."""
+        context = get_current_context()
+        outcome = run_outcome(context)
+        close_fn(opened, dict(written), outcome, context)
+        return outcome["status"]
+
+    opened = start_audit().as_setup()
+    dag = opened.operator.dag
+    before = set(dag.task_dict)
+    if after is not None:
+        after >> opened
+    scope = AuditScope(opened)
+    yield scope
+    inside = [dag.task_dict[t] for t in dag.task_dict if t not in before]
+    # on_failure_fail_dagrun stays False: with it, Airflow would count the teardown as the
+    # run's only leaf and a successful close would turn a failed run green.
+    closed = finish_audit(opened, scope.written).as_teardown(setups=opened.operator)
+    ids = {t.task_id for t in inside}
+    for t in inside:
+        if not ids & t.upstream_task_ids:
+            opened.operator >> t
+        t >> closed.operator
+
