@@ -4,7 +4,12 @@ Loads synthetic runs into a dedicated ``bench`` database on the embedded Postgre
 ``BENCH_DSN``), times each pair, prints a table and writes ``bench/results.json``.
 Sizes: ``BENCH_ROWS_PER_HOUR`` (1,000,000), ``BENCH_HOURS`` (24), ``BENCH_WORKSPACES`` (1000),
 ``BENCH_HISTORY_DAYS`` (29 extra days for history_growth) at ``BENCH_HISTORY_ROWS_PER_HOUR``
-(rows_per_hour / 50: the long history is scaled down to fit the disk and the time).
+(rows_per_hour / 50: the long history is scaled down to fit the disk and the time),
+``BENCH_SCALE`` (runs per hour of the scale curve: 100000,1000000,4000000),
+``BENCH_MV_DAYS`` (90) of rollup rows for the views, ``BENCH_BACKFILL_RUNS`` (24) hourly runs
+through a real scheduler at ``BENCH_BACKFILL_ROWS_PER_HOUR`` (200,000; 0 runs skips it).
+Every pair is timed side by side in this one run, on the same data; the hourly pairs start
+each timed run from an empty hour (a first computation on both sides), best of 3.
 """
 
 from __future__ import annotations
@@ -30,7 +35,11 @@ HOURS = int(os.environ.get("BENCH_HOURS", "24"))
 WORKSPACES = int(os.environ.get("BENCH_WORKSPACES", "1000"))
 HISTORY_DAYS = int(os.environ.get("BENCH_HISTORY_DAYS", "29"))
 HISTORY_ROWS = int(os.environ.get("BENCH_HISTORY_ROWS_PER_HOUR", str(max(ROWS // 50, 1))))
-BACKFILL_HOURS = int(os.environ.get("BENCH_BACKFILL_HOURS", "3"))
+SCALE = [int(x) for x in os.environ.get("BENCH_SCALE", "100000,1000000,4000000").split(",") if x]
+MV_DAYS = int(os.environ.get("BENCH_MV_DAYS", "90"))
+BACKFILL_RUNS = int(os.environ.get("BENCH_BACKFILL_RUNS", "24"))
+BACKFILL_ROWS = int(os.environ.get("BENCH_BACKFILL_ROWS_PER_HOUR", "200000"))
+REPEAT = 3
 RESULTS = PROJECT_ROOT / "bench" / "results.json"
 SESSION = "SET work_mem = '128MB'"  # both sides get the memory the project's SQL asks for
 
@@ -60,23 +69,53 @@ def bench_dsn() -> str:
     return f"host={devdb.socket_dir()} user=postgres dbname=bench"
 
 
-def metrics_step_seconds(conn: Any, start: datetime) -> tuple[float, float]:
-    """rollup_hour.sql statement by statement in one transaction: (metrics step, whole file)."""
+def step_profile(conn: Any, start: datetime) -> list[tuple[str, float]]:
+    """rollup_hour.sql statement by statement in one transaction (rolled back): where the time goes."""
     params = {"start": start, "end": start + HOUR}
-    script = statements("hourly/rollup_hour.sql")
-    # everything up to the statement writing the sketch partials: lock, log, metrics, partials
-    upto = next(i for i, s in enumerate(script) if "INSERT INTO analytics.runtime_sketch_hourly" in s) + 1
-    spent = []
-    with transaction(conn) as cur:
-        for statement in script:
+    out = []
+    with conn.cursor() as cur:
+        for statement in statements("hourly/rollup_hour.sql"):
             began = time.perf_counter()
             cur.execute(statement, params)
-            spent.append(time.perf_counter() - began)
-    return sum(spent[:upto]), sum(spent)
+            out.append((" ".join(statement.split())[:70], time.perf_counter() - began))
+    conn.rollback()
+    return out
+
+
+def clear_hour(conn: Any, start: datetime) -> None:
+    run_script(conn, TOOLS_SQL / "bench/clear_hour.sql", {"start": start})
+
+
+def first_run(conn: Any, start: datetime, fn: Callable[[], Any]) -> float:
+    """Best of REPEAT timings of fn, each on an hour emptied first (untimed)."""
+    spent = []
+    for _ in range(REPEAT):
+        clear_hour(conn, start)
+        spent.append(timed(fn))
+    return min(spent)
 
 
 def naive_hour(conn: Any, start: datetime) -> None:
+    """The naive job for the step's outputs: the seed's statement, per-user activity, per-workspace credits."""
     run_script(conn, TOOLS_SQL / "bench/naive_hourly.sql", {"start": start, "end": start + HOUR})
+
+
+def seed_statement(conn: Any, start: datetime) -> None:
+    """The seed's single hourly statement (the first of naive_hourly.sql)."""
+    first = _naive_statements()[0]
+    with transaction(conn) as cur:
+        cur.execute(first, {"start": start, "end": start + HOUR})
+
+
+def _naive_statements() -> list[str]:
+    import sqlparse
+
+    text = (TOOLS_SQL / "bench/naive_hourly.sql").read_text()
+    return [x for x in sqlparse.split(sqlparse.format(text, strip_comments=True)) if x.strip()]
+
+
+def pair(project: float, naive: float) -> dict[str, float]:
+    return {"project_s": project, "naive_s": naive, "ratio": project / naive}
 
 
 def naive_period(conn: Any, start: datetime, end: datetime) -> None:
@@ -107,6 +146,13 @@ def project_pairs() -> dict[str, Callable[..., Any] | None]:
     }
 
 
+def analyze(conn: Any) -> None:
+    execute(conn, "TRUNCATE ops.agent_runs_invalidations")
+    conn.autocommit = True
+    execute(conn, "VACUUM ANALYZE public.agent_runs")
+    conn.autocommit = False
+
+
 def main() -> None:
     dsn = bench_dsn()
     conn = connect(dsn)
@@ -115,27 +161,30 @@ def main() -> None:
     execute(conn, SESSION)
     conn.commit()
     results: dict[str, Any] = {"rows_per_hour": ROWS, "hours": HOURS, "workspaces": WORKSPACES,
-                               "machine": machine(), "notes": {}}
+                               "machine": machine(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "notes": {}}
     print(f"benchmark on {results['machine']}: {ROWS:,} rows/hour x {HOURS} hours, {WORKSPACES} workspaces")
 
     generate_hours(conn, DAY0, HOURS, ROWS, WORKSPACES, label="loading runs")
-    execute(conn, "TRUNCATE ops.agent_runs_invalidations")
-    conn.autocommit = True
-    execute(conn, "VACUUM ANALYZE public.agent_runs")
-    conn.autocommit = False
+    analyze(conn)
     pairs = project_pairs()
     mid = DAY0 + (HOURS // 2) * HOUR
 
-    # hourly: one hour, the project's execution-metrics step with its partials against the
-    # seed's single statement; the whole hourly step (all tables) is reported beside it
-    naive = best_of(2, lambda: naive_hour(conn, mid))
-    steps = [metrics_step_seconds(conn, mid) for _ in range(2)]
-    results["hourly"] = {"project_s": min(m for m, _ in steps), "naive_s": naive,
-                         "whole_step_s": min(w for _, w in steps)}
-    results["notes"]["hourly"] = ("project_s = the execution-metrics and sketch-partials statements of "
-                                  "rollup_hour.sql (lock and log consumption included); whole_step_s = "
-                                  "the whole file (user and workspace activity, rejected rows too); "
-                                  "best of 2 each")
+    # hourly: the whole step against the naive job for the same outputs, and against the
+    # seed's one statement; the floor is a bare scan of the hour
+    project = first_run(conn, mid, lambda: hourly.rollup_hour(conn, mid))
+    naive = first_run(conn, mid, lambda: naive_hour(conn, mid))
+    seed = first_run(conn, mid, lambda: seed_statement(conn, mid))
+    floor = best_of(REPEAT, lambda: run_script(conn, TOOLS_SQL / "bench/bare_scan.sql",
+                                               {"start": mid, "end": mid + HOUR}))
+    results["hourly"] = {**pair(project, naive), "floor_s": floor, "over_floor": project / floor}
+    results["hourly_vs_seed_statement"] = pair(project, seed)
+    clear_hour(conn, mid)
+    results["notes"]["hourly"] = (
+        "project = rollup_hour.sql, everything the DAG writes for its hour; naive = the seed's "
+        "statement + a per-(workspace, user) activity GROUP BY + a per-workspace credits GROUP BY, "
+        "each upserted; both from an empty hour, best of 3; floor_s = a bare scan of the hour")
+    results["notes"]["hourly_profile"] = [[name, round(sec, 4)] for name, sec in step_profile(conn, mid)]
 
     began = time.perf_counter()
     for i in range(HOURS):
@@ -150,7 +199,7 @@ def main() -> None:
     for name, start, end in (("daily", DAY0, day_end), ("weekly", DAY0, week_end)):
         naive = timed(lambda s=start, e=end: naive_period(conn, s, e))
         project = timed(lambda f=pairs[name], s=start: f(conn, s))
-        results[name] = {"project_s": project, "naive_s": naive}
+        results[name] = pair(project, naive)
     results["notes"]["daily"] = "project = periods.daily (the daily_rollup task: hours current, then the day from partials)"
 
     # late_repair: 1% late rows into 2 hours, some status changes and deletions there
@@ -166,26 +215,23 @@ def main() -> None:
 
     project = timed(project_next_run)
     naive = timed(lambda: [naive_hour(conn, DAY0 + i * HOUR) for i in range(HOURS)])
-    results["late_repair"] = {"project_s": project, "naive_s": naive}
-    results["notes"]["late_repair"] = "project = next hourly run (its own hour + repair of logged hours); naive = recompute all hours"
+    results["late_repair"] = pair(project, naive)
+    results["notes"]["late_repair"] = ("project = next hourly run (its own hour + repair of the 2 logged "
+                                       "hours); naive = the naive job for all hours")
 
-    results["mv_refresh_s"] = timed(lambda: pairs["mv_refresh"](conn))
-
-    results["backfill"] = backfill(dsn)
+    results["scale"] = scale(conn)
 
     # history_growth: the same hourly step with 1 day and with 1 + HISTORY_DAYS days of raw history
-    short = best_of(2, lambda: hourly.rollup_hour(conn, mid))
+    short = first_run(conn, mid, lambda: hourly.rollup_hour(conn, mid))
     if HISTORY_DAYS:
         first = DAY0 - timedelta(days=HISTORY_DAYS)
         generate_hours(conn, first, HISTORY_DAYS * 24, HISTORY_ROWS, WORKSPACES, seed=0.13,
                        label=f"history: {HISTORY_DAYS} days")
-        execute(conn, "TRUNCATE ops.agent_runs_invalidations")
-        conn.autocommit = True
-        execute(conn, "ANALYZE public.agent_runs")
-        conn.autocommit = False
-    long = best_of(2, lambda: hourly.rollup_hour(conn, mid))
-    results["history_growth"] = {"short_s": short, "long_s": long, "history_days": 1 + HISTORY_DAYS,
-                                 "history_rows_per_hour": HISTORY_ROWS}
+        analyze(conn)
+    long = first_run(conn, mid, lambda: hourly.rollup_hour(conn, mid))
+    hourly.rollup_hour(conn, mid)
+    results["history_growth"] = {"short_s": short, "long_s": long, "ratio": long / short,
+                                 "history_days": 1 + HISTORY_DAYS, "history_rows_per_hour": HISTORY_ROWS}
 
     # cleanup: the oldest day (rolled up first, as production would have it). The naive DELETE
     # runs inside a transaction that is rolled back, then the project drops the same day.
@@ -200,57 +246,101 @@ def main() -> None:
 
     naive = timed(naive_delete)
     project = timed(lambda: pairs["cleanup"](conn, oldest.date()))
-    results["cleanup"] = {"project_s": project, "naive_s": naive,
-                          "day": oldest.date().isoformat(),
+    results["cleanup"] = {**pair(project, naive), "day": oldest.date().isoformat(),
                           "rows": HISTORY_ROWS * 24 if HISTORY_DAYS else ROWS * HOURS}
-    results["notes"]["cleanup"] = ("project = make every hour and day current (check) + drop the "
-                                   "partition through ops.drop_expired_agent_runs")
+    results["notes"]["cleanup"] = ("project = what the cleanup DAG's tasks call (make every hour and day "
+                                   "current, then drop the partition); naive = DELETE of the day")
 
-    report(results)
+    results["mv_refresh"] = mv_refresh(conn, pairs["mv_refresh"])
     conn.close()
+    results["backfill_scheduler"] = backfill_scheduler(dsn)
+    results["peak_rss_mb"] = max(peak_rss_mb(), results["backfill_scheduler"].get("peak_task_rss_mb") or 0)
+    report(results)
 
 
-def backfill(dsn: str) -> dict[str, Any]:
-    """Hours rolled up through real Airflow runs (dag.test, in process) on the loaded data."""
-    if not BACKFILL_HOURS:
-        return {"hours": 0, "seconds": None}
-    os.environ.setdefault("AGENT_WAREHOUSE_DEADLINES", "off")
-    from airflow.dag_processing.dagbag import DagBag
+def scale(conn: Any) -> dict[str, Any]:
+    """The whole hourly step on one hour of each size in SCALE (each its own day), from empty."""
+    out: dict[str, Any] = {"rows_per_hour": [], "seconds": [], "seconds_per_million": []}
+    for i, rows in enumerate(SCALE):
+        hour = DAY0 + timedelta(days=14 + i, hours=12)
+        generate_hours(conn, hour, 1, rows, WORKSPACES, seed=0.31, label=f"scale: {rows:,} rows")
+        analyze(conn)
+        seconds = first_run(conn, hour, lambda h=hour: hourly.rollup_hour(conn, h))
+        out["rows_per_hour"].append(rows)
+        out["seconds"].append(seconds)
+        out["seconds_per_million"].append(seconds / rows * 1e6)
+        with transaction(conn) as cur:  # the day goes again: later pairs should not read it
+            cur.execute("DELETE FROM public.agent_runs WHERE started_at >= %s AND started_at < %s",
+                        (hour, hour + HOUR))
+        clear_hour(conn, hour)
+    spm = out["seconds_per_million"]
+    out["spread"] = max(spm) / min(spm) if spm else None
+    return out
 
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "hourly_rollup.py")).get_dag("hourly_rollup")
-    began = time.perf_counter()
-    for i in range(BACKFILL_HOURS):
-        run_at = DAY0 + (i + 1) * HOUR + timedelta(minutes=5)
-        dr = dag.test(logical_date=run_at, run_after=run_at)
-        if dr.state != "success":
-            raise SystemExit(f"hourly_rollup at {run_at} ended {dr.state}")
-    return {"hours": BACKFILL_HOURS, "seconds": time.perf_counter() - began,
-            "how": "hourly_rollup dag.test() runs in one process, first run includes Airflow start-up"}
+
+def mv_refresh(conn: Any, refresh: Callable[[Any], Any]) -> dict[str, Any]:
+    """The dashboard views refreshed over rollup rows inside their windows (the last MV_DAYS days)."""
+    run_script(conn, TOOLS_SQL / "bench/mv_rollups.sql", {"workspaces": WORKSPACES, "days": MV_DAYS, "users": 5})
+    conn.autocommit = True
+    execute(conn, "ANALYZE analytics.execution_metrics_hourly, analytics.runtime_sketch_hourly, "
+                  "analytics.user_activity_hourly")
+    conn.autocommit = False
+    refresh(conn)  # the first refresh fills the views; the timed one is the steady state
+    seconds = best_of(2, lambda: refresh(conn))
+    rows = execute(conn, "SELECT (SELECT count(*) FROM analytics.workspace_summary_30d) "
+                         "+ (SELECT count(*) FROM analytics.workspace_leaderboard_7d)")[0][0]
+    return {"project_s": seconds, "days": MV_DAYS, "workspaces": WORKSPACES, "rows": rows}
 
 
-GOALS = {"hourly": 1.2, "daily": 0.1, "weekly": 0.1, "late_repair": 0.15, "cleanup": 0.05}
+def peak_rss_mb() -> float:
+    """Largest resident set of this process (it runs the in-process tasks) or a waited-for child."""
+    import resource
+
+    kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return kib / 1024
+
+
+def backfill_scheduler(dsn: str) -> dict[str, Any]:
+    """BACKFILL_RUNS hourly_rollup runs through a real scheduler (api-server, scheduler and
+    dag-processor, as `make up` starts them) on BACKFILL_ROWS runs per hour."""
+    if not BACKFILL_RUNS:
+        return {"runs": 0, "seconds": None, "sql_seconds": None}
+    from tools import bench_backfill
+
+    return bench_backfill.run(dsn, DAY0 + timedelta(days=40), BACKFILL_RUNS, BACKFILL_ROWS, WORKSPACES)
+
+
+GOALS = {"hourly": 1.0, "hourly_vs_seed_statement": None, "daily": 0.1, "weekly": 0.05,
+         "late_repair": 0.12, "cleanup": 0.05}
 
 
 def report(results: dict[str, Any]) -> None:
     rows = []
     for name, goal in GOALS.items():
-        pair = results[name]
-        p, n = pair["project_s"], pair["naive_s"]
-        ratio = p / n if p is not None and n else None
-        pair["ratio"] = ratio
-        pair["goal"] = goal
-        rows.append([name, _s(p), _s(n), f"{ratio:.3f}" if ratio is not None else "n/a", f"<= {goal}",
-                     "yes" if ratio is not None and ratio <= goal else "NO"])
+        p, n, ratio = (results[name][k] for k in ("project_s", "naive_s", "ratio"))
+        met = "" if goal is None else ("yes" if ratio <= goal else "NO")
+        rows.append([name, _s(p), _s(n), f"{ratio:.3f}", f"<= {goal}" if goal else "", met])
     hg = results["history_growth"]
-    hg["ratio"] = hg["long_s"] / hg["short_s"]
-    rows.append(["history_growth", _s(hg["long_s"]), _s(hg["short_s"]), f"{hg['ratio']:.3f}", "<= 1.3",
-                 "yes" if hg["ratio"] <= 1.3 else "NO"])
-    mv = results["mv_refresh_s"]
-    rows.append(["mv_refresh", _s(mv), "", "", "< 5 s", "yes" if mv is not None and mv < 5 else "NO"])
-    bf = results["backfill"]
-    rows.append([f"backfill ({bf['hours']} h)", _s(bf["seconds"]), "", "", "", ""])
+    rows.append(["history_growth", _s(hg["long_s"]), _s(hg["short_s"]), f"{hg['ratio']:.3f}", "<= 1.1",
+                 "yes" if hg["ratio"] <= 1.1 else "NO"])
+    mv = results["mv_refresh"]
+    rows.append([f"mv_refresh ({mv['rows']} rows, {mv['days']} d)", _s(mv["project_s"]), "", "", "< 2 s",
+                 "yes" if mv["project_s"] < 2 else "NO"])
+    sc = results["scale"]
+    for r, sec, spm in zip(sc["rows_per_hour"], sc["seconds"], sc["seconds_per_million"], strict=True):
+        rows.append([f"scale {r:,}/h", _s(sec), "", f"{spm:.3f} s/M", "", ""])
+    if sc["spread"] is not None:
+        rows.append(["scale spread", "", "", f"{sc['spread']:.3f}", "<= 1.3", "yes" if sc["spread"] <= 1.3 else "NO"])
+    bf = results["backfill_scheduler"]
+    if bf.get("runs"):
+        rows.append([f"backfill_scheduler ({bf['runs']} runs)", _s(bf["seconds"]), _s(bf["sql_seconds"]),
+                     "", "<= 120 s", "yes" if bf["seconds"] <= 120 else "NO"])
+    rows.append(["peak_rss_mb", f"{results['peak_rss_mb']:.0f}", "", "", "", ""])
     print()
     print(tabulate(rows, headers=["operation", "project s", "naive s", "ratio", "goal", "met"]))
+    print(f"\nhourly floor (bare scan of the hour): {results['hourly']['floor_s']:.3f} s; "
+          f"the step is {results['hourly']['over_floor']:.1f}x it")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nwritten to {RESULTS.relative_to(PROJECT_ROOT)}")

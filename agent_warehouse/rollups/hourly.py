@@ -11,7 +11,11 @@ HOUR = timedelta(hours=1)
 
 
 def rollup_hour(conn: Any, start: datetime) -> dict[str, Any]:
-    """Recompute every hourly table for ``[start, start + 1h)`` in one transaction."""
+    """Recompute every hourly table for ``[start, start + 1h)`` in one transaction.
+
+    ``metric_rows`` and ``user_rows`` are the rows written (inserted, updated or deleted) in
+    execution_metrics_hourly and user_activity_hourly, 0 for an unchanged rerun; ``bad_rows``
+    the hour's raw rows left out as bad."""
     rows = run_script(conn, "hourly/rollup_hour.sql", {"start": start, "end": start + HOUR})
     hour, metric_rows, user_rows, bad_rows = rows[0][:4]  # then rows_written: the session's count
     return {"hour": hour, "metric_rows": metric_rows, "user_rows": user_rows,

@@ -5,8 +5,8 @@
 -- One writer per hour at a time: a second run of the same hour waits, then recomputes.
 SELECT pg_advisory_xact_lock(ops.lock_key('rollup_hour'), (extract(epoch FROM %(start)s::timestamptz) / 3600)::integer);
 
--- Percentile sorts and the bucket aggregation of a busy hour fit in memory.
-SET LOCAL work_mem = '128MB';
+-- The aggregations below hash and sort in memory, even for a busy hour.
+SET LOCAL work_mem = '256MB';
 
 -- Consume the hour's invalidations. Only entries committed before this statement are
 -- removed, and everything they describe is visible to the statements below; changes that
@@ -18,142 +18,191 @@ DELETE FROM ops.agent_runs_invalidations WHERE hour = %(start)s::timestamptz;
 INSERT INTO ops.hours_rolled_up (hour) VALUES (%(start)s::timestamptz)
 ON CONFLICT (hour) DO UPDATE SET rolled_at = EXCLUDED.rolled_at;
 
--- Execution metrics, exactly as the contract defines them, over the usable rows.
-WITH agg AS (
-    SELECT workspace_id,
-           count(*)                                       AS total_executions,
-           count(*) FILTER (WHERE status = 'completed')   AS successful_executions,
-           count(*) FILTER (WHERE status = 'failed')      AS failed_executions,
-           avg(runtime_seconds)                           AS avg_runtime,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY runtime_seconds) AS p95_runtime,
-           coalesce(sum(credits_consumed), 0)             AS total_credits
-    FROM public.agent_runs
-    WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
-      AND ops.agent_run_defect(status, runtime_seconds, credits_consumed) IS NULL
-    GROUP BY workspace_id
-), gone AS (
-    DELETE FROM analytics.execution_metrics_hourly m
-    WHERE m.hour = %(start)s::timestamptz
-      AND NOT EXISTS (SELECT 1 FROM agg WHERE agg.workspace_id = m.workspace_id)
-)
-INSERT INTO analytics.execution_metrics_hourly AS t
-    (workspace_id, hour, total_executions, successful_executions, failed_executions,
-     avg_runtime, p95_runtime, total_credits, updated_at)
-SELECT workspace_id, %(start)s::timestamptz, total_executions, successful_executions,
-       failed_executions, avg_runtime, p95_runtime, total_credits, now()
-FROM agg
-ON CONFLICT (workspace_id, hour) DO UPDATE SET
-    total_executions      = EXCLUDED.total_executions,
-    successful_executions = EXCLUDED.successful_executions,
-    failed_executions     = EXCLUDED.failed_executions,
-    avg_runtime           = EXCLUDED.avg_runtime,
-    p95_runtime           = EXCLUDED.p95_runtime,
-    total_credits         = EXCLUDED.total_credits,
-    updated_at            = EXCLUDED.updated_at
-WHERE (t.total_executions, t.successful_executions, t.failed_executions, t.avg_runtime,
-       t.p95_runtime, t.total_credits)
-      IS DISTINCT FROM
-      (EXCLUDED.total_executions, EXCLUDED.successful_executions, EXCLUDED.failed_executions,
-       EXCLUDED.avg_runtime, EXCLUDED.p95_runtime, EXCLUDED.total_credits);
+-- Two passes over the hour's raw rows, at the two grains every output derives from.
+-- Pass 1, per workspace, defect and runtime bucket: the sketch's bucket counts, the bounds
+-- that locate the exact p95, and the rejected rows. It asks ops.agent_run_defect once per row
+-- (bad rows stay, as groups of their own). Both passes may use parallel workers (INSERT ...
+-- SELECT never does): their aggregates give the same result whatever order rows arrive in.
+-- Pass 1 has about as many groups as rows, so the planner sees no gain in parallel partial
+-- aggregation; with the tuple transfer priced at 0 the workers still scan and compute the
+-- per-row defect and bucket (most of the work) while the leader hashes.
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
 
--- Mergeable runtime partials: count, sum and the log-bucket sketch.
-WITH buckets AS (
-    SELECT workspace_id, ops.runtime_bucket(runtime_seconds) AS k,
-           count(*) AS c, sum(runtime_seconds) AS s
-    FROM public.agent_runs
-    WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
-      AND runtime_seconds IS NOT NULL
-      AND ops.agent_run_defect(status, runtime_seconds, credits_consumed) IS NULL
-    GROUP BY 1, 2
-), sketch AS (
-    SELECT workspace_id, sum(c)::bigint AS runtime_count, sum(s) AS runtime_sum,
-           array_agg(k ORDER BY k) AS bucket_keys, array_agg(c ORDER BY k) AS bucket_counts
-    FROM buckets
-    GROUP BY workspace_id
-), gone AS (
-    DELETE FROM analytics.runtime_sketch_hourly m
-    WHERE m.hour = %(start)s::timestamptz
-      AND NOT EXISTS (SELECT 1 FROM sketch WHERE sketch.workspace_id = m.workspace_id)
-)
-INSERT INTO analytics.runtime_sketch_hourly AS t
-    (workspace_id, hour, runtime_count, runtime_sum, bucket_keys, bucket_counts, updated_at)
-SELECT workspace_id, %(start)s::timestamptz, runtime_count, runtime_sum, bucket_keys, bucket_counts, now()
-FROM sketch
-ON CONFLICT (workspace_id, hour) DO UPDATE SET
-    runtime_count = EXCLUDED.runtime_count,
-    runtime_sum   = EXCLUDED.runtime_sum,
-    bucket_keys   = EXCLUDED.bucket_keys,
-    bucket_counts = EXCLUDED.bucket_counts,
-    updated_at    = EXCLUDED.updated_at
-WHERE (t.runtime_count, t.runtime_sum, t.bucket_keys, t.bucket_counts)
-      IS DISTINCT FROM
-      (EXCLUDED.runtime_count, EXCLUDED.runtime_sum, EXCLUDED.bucket_keys, EXCLUDED.bucket_counts);
+CREATE TEMP TABLE hour_buckets ON COMMIT DROP AS
+SELECT workspace_id,
+       ops.agent_run_defect(status, runtime_seconds, credits_consumed) AS defect,
+       CASE WHEN runtime_seconds >= 0 AND runtime_seconds < 'Infinity'::float8
+            THEN ops.runtime_bucket(runtime_seconds) END AS k,
+       count(*)::integer AS n,  -- integer: window and array sums stay in fast integer arithmetic
+       min(runtime_seconds) AS lo,
+       max(runtime_seconds) AS hi
+FROM public.agent_runs
+WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
+GROUP BY 1, 2, 3;
 
--- User activity and per-user credits (runs without a user under the nil UUID).
-WITH u AS (
-    SELECT workspace_id,
-           coalesce(user_id, '00000000-0000-0000-0000-000000000000'::uuid) AS user_id,
-           count(*) AS runs, coalesce(sum(credits_consumed), 0) AS credits
-    FROM public.agent_runs
-    WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
-      AND ops.agent_run_defect(status, runtime_seconds, credits_consumed) IS NULL
-    GROUP BY 1, 2
-), gone AS (
-    DELETE FROM analytics.user_activity_hourly m
-    WHERE m.hour = %(start)s::timestamptz
-      AND NOT EXISTS (SELECT 1 FROM u WHERE u.workspace_id = m.workspace_id AND u.user_id = m.user_id)
-)
-INSERT INTO analytics.user_activity_hourly AS t (workspace_id, hour, user_id, runs, credits, updated_at)
-SELECT workspace_id, %(start)s::timestamptz, user_id, runs, credits, now()
-FROM u
-ON CONFLICT (workspace_id, hour, user_id) DO UPDATE SET
-    runs       = EXCLUDED.runs,
-    credits    = EXCLUDED.credits,
-    updated_at = EXCLUDED.updated_at
-WHERE (t.runs, t.credits) IS DISTINCT FROM (EXCLUDED.runs, EXCLUDED.credits);
+SET LOCAL parallel_setup_cost TO DEFAULT;
+SET LOCAL parallel_tuple_cost TO DEFAULT;
 
--- Workspace activity and credit consumption, from the per-user rows just written.
-WITH w AS (
-    SELECT workspace_id, count(*) AS active_users, sum(runs) AS runs, sum(credits) AS credits
-    FROM analytics.user_activity_hourly
-    WHERE hour = %(start)s::timestamptz
-    GROUP BY workspace_id
-), gone AS (
-    DELETE FROM analytics.workspace_activity_hourly m
-    WHERE m.hour = %(start)s::timestamptz
-      AND NOT EXISTS (SELECT 1 FROM w WHERE w.workspace_id = m.workspace_id)
+-- Pass 2, per workspace and user (no user: the nil UUID), usable rows only: runs, statuses,
+-- credits and runtime sums. A float sum depends on the order its terms are added in, and a
+-- parallel pass adds them in a different order on every run; so each runtime is split into
+-- a whole number of 2^-24 s, summed exactly as an integer, and a remainder below 2^-25 s whose
+-- float sum cannot change the result: the sums are exact and the same on every run.
+CREATE TEMP TABLE hour_users ON COMMIT DROP AS
+SELECT workspace_id,
+       coalesce(user_id, '00000000-0000-0000-0000-000000000000'::uuid) AS user_id,
+       count(*) AS runs,
+       coalesce(sum(credits_consumed), 0) AS credits,
+       count(*) FILTER (WHERE status = 'completed') AS successful,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       sum(ticks) AS runtime_ticks,
+       sum(runtime_seconds - ticks / 16777216.0::float8) AS runtime_rest
+FROM (SELECT workspace_id, user_id, status, credits_consumed, runtime_seconds,
+             CASE WHEN runtime_seconds >= 274877906944 THEN 0  -- from 2^38 s on, all of it is remainder
+                  ELSE trunc(runtime_seconds * 16777216.0::float8)::bigint END AS ticks
+      FROM public.agent_runs
+      WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
+        AND ops.agent_run_defect(status, runtime_seconds, credits_consumed) IS NULL) r
+GROUP BY 1, 2;
+
+-- Per workspace: the runtime sketch (mergeable partials for the daily and weekly rollups),
+-- and what locates the exact p95 without sorting every runtime. PERCENTILE_CONT(0.95)
+-- interpolates between the values of ranks floor(pos) and ceil(pos), pos = 0.95 (n - 1); the
+-- cumulative bucket counts say which bucket holds each: kept here as the t_* arrays (one or
+-- two buckets: key, ranks below it, count, min, max). One sort serves the sketch and these.
+CREATE TEMP TABLE hour_sketch ON COMMIT DROP AS
+WITH cum AS (
+    SELECT workspace_id, k, n, lo, hi,
+           sum(n) OVER w - n AS below,
+           0.95::float8 * (sum(n) OVER (PARTITION BY workspace_id) - 1) AS pos
+    FROM hour_buckets
+    WHERE defect IS NULL AND k IS NOT NULL
+    WINDOW w AS (PARTITION BY workspace_id ORDER BY k ROWS UNBOUNDED PRECEDING)
 )
-INSERT INTO analytics.workspace_activity_hourly AS t
-    (workspace_id, hour, active_users, runs_per_user, total_credits, credits_per_user, updated_at)
-SELECT workspace_id, %(start)s::timestamptz, active_users, runs::float8 / active_users,
-       credits, credits / active_users, now()
-FROM w
-ON CONFLICT (workspace_id, hour) DO UPDATE SET
-    active_users     = EXCLUDED.active_users,
-    runs_per_user    = EXCLUDED.runs_per_user,
-    total_credits    = EXCLUDED.total_credits,
-    credits_per_user = EXCLUDED.credits_per_user,
-    updated_at       = EXCLUDED.updated_at
-WHERE (t.active_users, t.runs_per_user, t.total_credits, t.credits_per_user)
-      IS DISTINCT FROM
-      (EXCLUDED.active_users, EXCLUDED.runs_per_user, EXCLUDED.total_credits, EXCLUDED.credits_per_user);
+SELECT workspace_id,
+       sum(n)::bigint AS runtime_count,
+       array_agg(k ORDER BY k) AS bucket_keys,
+       array_agg(n::bigint ORDER BY k) AS bucket_counts,
+       min(pos) AS pos,
+       array_agg(k ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_k,
+       array_agg(below ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_below,
+       array_agg(n ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_n,
+       array_agg(lo ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_lo,
+       array_agg(hi ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_hi
+FROM cum
+GROUP BY workspace_id;
+
+-- The exact p95. A rank that is its bucket's first or last is the bucket's min or max; for
+-- the others only the raw rows of that bucket (its [min, max] in that workspace) are read
+-- again and ranked. Interpolated as PERCENTILE_CONT does: lo + (pos - floor(pos)) * (hi - lo).
+CREATE TEMP TABLE hour_p95 ON COMMIT DROP AS
+WITH wanted AS (
+    SELECT s.workspace_id, s.pos, t.k, t.below, t.lo, t.hi, r.rnk,
+           CASE WHEN r.rnk = t.below THEN t.lo WHEN r.rnk = t.below + t.n - 1 THEN t.hi END AS v
+    FROM hour_sketch s
+    CROSS JOIN LATERAL unnest(s.t_k, s.t_below, s.t_n, s.t_lo, s.t_hi) AS t(k, below, n, lo, hi)
+    CROSS JOIN LATERAL (VALUES (floor(s.pos)::bigint), (ceil(s.pos)::bigint)) r(rnk)
+    WHERE r.rnk >= t.below AND r.rnk < t.below + t.n
+), reread AS MATERIALIZED (
+    -- the defect is asked only of these few rows: the fence keeps it out of the scan
+    SELECT r.workspace_id, r.status, r.runtime_seconds, r.credits_consumed, t.k, t.below
+    FROM public.agent_runs r
+    JOIN (SELECT DISTINCT workspace_id, k, below, lo, hi FROM wanted WHERE v IS NULL) t
+      ON t.workspace_id = r.workspace_id AND r.runtime_seconds BETWEEN t.lo AND t.hi
+    WHERE r.started_at >= %(start)s::timestamptz AND r.started_at < %(end)s::timestamptz
+), ranked AS (
+    SELECT workspace_id, runtime_seconds AS v,
+           below + row_number() OVER (PARTITION BY workspace_id, k ORDER BY runtime_seconds) - 1 AS rnk
+    FROM reread
+    WHERE ops.agent_run_defect(status, runtime_seconds, credits_consumed) IS NULL
+), val AS (
+    SELECT w.workspace_id, w.pos, w.rnk, coalesce(w.v, r.v) AS v
+    FROM wanted w
+    LEFT JOIN ranked r ON w.v IS NULL AND r.workspace_id = w.workspace_id AND r.rnk = w.rnk
+)
+SELECT workspace_id,
+       min(v) FILTER (WHERE rnk = floor(pos))
+       + (min(pos) - floor(min(pos)))
+         * (min(v) FILTER (WHERE rnk = ceil(pos)) - min(v) FILTER (WHERE rnk = floor(pos))) AS p95_runtime
+FROM val
+GROUP BY workspace_id;
+
+-- Per workspace: counts, credits and activity, from the per-user groups.
+CREATE TEMP TABLE hour_workspaces ON COMMIT DROP AS
+SELECT workspace_id,
+       sum(runs)::bigint       AS total_executions,
+       sum(successful)::bigint AS successful_executions,
+       sum(failed)::bigint     AS failed_executions,
+       sum(credits)            AS total_credits,
+       count(*)                AS active_users,
+       (sum(runtime_ticks)::float8 / 16777216.0::float8
+        + sum(runtime_rest ORDER BY user_id)) AS runtime_sum  -- null when no runtimes
+FROM hour_users
+GROUP BY workspace_id;
+
+CREATE TEMP TABLE hour_metrics ON COMMIT DROP AS
+SELECT w.workspace_id, w.total_executions, w.successful_executions, w.failed_executions,
+       w.runtime_sum / s.runtime_count AS avg_runtime, p.p95_runtime, w.total_credits,
+       s.runtime_count, w.runtime_sum, s.bucket_keys, s.bucket_counts
+FROM hour_workspaces w
+LEFT JOIN hour_sketch s USING (workspace_id)
+LEFT JOIN hour_p95 p USING (workspace_id);
+
+-- Write every table of the hour through ops.sync_period (migration 0016): rows that vanished
+-- are deleted, only changed rows are written; the rows written are kept for the task's result.
+CREATE TEMP TABLE hour_written (tbl text PRIMARY KEY, n bigint NOT NULL) ON COMMIT DROP;
+
+INSERT INTO hour_written
+SELECT 'execution_metrics_hourly', ops.sync_period(
+    'analytics.execution_metrics_hourly', 'hour_metrics', 'hour', %(start)s::timestamptz,
+    ARRAY['workspace_id'],
+    ARRAY['total_executions', 'successful_executions', 'failed_executions', 'avg_runtime',
+          'p95_runtime', 'total_credits']);
+
+CREATE TEMP TABLE hour_sketches ON COMMIT DROP AS
+SELECT workspace_id, runtime_count, runtime_sum, bucket_keys, bucket_counts
+FROM hour_metrics
+WHERE runtime_count IS NOT NULL;
+
+INSERT INTO hour_written
+SELECT 'runtime_sketch_hourly', ops.sync_period(
+    'analytics.runtime_sketch_hourly', 'hour_sketches', 'hour', %(start)s::timestamptz,
+    ARRAY['workspace_id'], ARRAY['runtime_count', 'runtime_sum', 'bucket_keys', 'bucket_counts']);
+
+INSERT INTO hour_written
+SELECT 'user_activity_hourly', ops.sync_period(
+    'analytics.user_activity_hourly', 'hour_users', 'hour', %(start)s::timestamptz,
+    ARRAY['workspace_id', 'user_id'], ARRAY['runs', 'credits']);
+
+CREATE TEMP TABLE hour_activity ON COMMIT DROP AS
+SELECT workspace_id, active_users, total_executions::float8 / active_users AS runs_per_user,
+       total_credits, total_credits / active_users AS credits_per_user
+FROM hour_workspaces;
+
+INSERT INTO hour_written
+SELECT 'workspace_activity_hourly', ops.sync_period(
+    'analytics.workspace_activity_hourly', 'hour_activity', 'hour', %(start)s::timestamptz,
+    ARRAY['workspace_id'], ARRAY['active_users', 'runs_per_user', 'total_credits', 'credits_per_user']);
 
 -- Bad rows: counted per workspace and reason, left out of every metric above.
-DELETE FROM ops.rejected_runs_hourly WHERE hour = %(start)s::timestamptz;
-INSERT INTO ops.rejected_runs_hourly (hour, workspace_id, reason, row_count)
-SELECT %(start)s::timestamptz, workspace_id, reason, count(*)
-FROM (
-    SELECT workspace_id, ops.agent_run_defect(status, runtime_seconds, credits_consumed) AS reason
-    FROM public.agent_runs
-    WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
-) r
-WHERE reason IS NOT NULL
-GROUP BY workspace_id, reason;
+CREATE TEMP TABLE hour_rejected ON COMMIT DROP AS
+SELECT workspace_id, defect AS reason, sum(n) AS row_count
+FROM hour_buckets
+WHERE defect IS NOT NULL
+GROUP BY 1, 2;
 
--- What this hour now holds, and the rollup rows this transaction inserted, updated or
--- deleted (ops.rows_written(), migration 0014: the audit row's rows_written).
+INSERT INTO hour_written
+SELECT 'rejected_runs_hourly', ops.sync_period(
+    'ops.rejected_runs_hourly', 'hour_rejected', 'hour', %(start)s::timestamptz,
+    ARRAY['workspace_id', 'reason'], ARRAY['row_count']);
+
+-- The task's result: rows WRITTEN (inserted, updated or deleted) in execution_metrics_hourly
+-- and user_activity_hourly, so an unchanged rerun reports 0; the hour's bad raw rows; and every
+-- rollup row this transaction wrote (ops.rows_written(), migration 0014: the audit row's rows_written).
 SELECT to_char(%(start)s::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS hour,
-       (SELECT count(*) FROM analytics.execution_metrics_hourly WHERE hour = %(start)s::timestamptz) AS metric_rows,
-       (SELECT count(*) FROM analytics.user_activity_hourly WHERE hour = %(start)s::timestamptz) AS user_rows,
-       (SELECT coalesce(sum(row_count), 0)::bigint FROM ops.rejected_runs_hourly WHERE hour = %(start)s::timestamptz) AS bad_rows,
+       (SELECT n FROM hour_written WHERE tbl = 'execution_metrics_hourly') AS metric_rows,
+       (SELECT n FROM hour_written WHERE tbl = 'user_activity_hourly') AS user_rows,
+       (SELECT coalesce(sum(row_count), 0)::bigint FROM hour_rejected) AS bad_rows,
        ops.rows_written() AS rows_written;

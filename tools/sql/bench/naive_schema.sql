@@ -7,3 +7,8 @@ CREATE TABLE IF NOT EXISTS bench_naive.execution_metrics_period (
     successful_executions bigint, failed_executions bigint, avg_runtime double precision,
     p95_runtime double precision, total_credits numeric, active_users bigint,
     updated_at timestamptz, PRIMARY KEY (workspace_id, period_start));
+CREATE TABLE IF NOT EXISTS bench_naive.user_activity_hourly
+    (LIKE analytics.user_activity_hourly INCLUDING ALL);
+CREATE TABLE IF NOT EXISTS bench_naive.workspace_credits_hourly (
+    workspace_id uuid, hour timestamptz, active_users bigint, total_credits numeric,
+    updated_at timestamptz, PRIMARY KEY (workspace_id, hour));
