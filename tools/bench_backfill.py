@@ -10,6 +10,7 @@ process the services started (the task processes among them).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg2
+import psycopg
 
 from agent_warehouse import settings
 from agent_warehouse.db import connect
@@ -33,7 +34,7 @@ TIMEOUT_S = 1800
 
 
 def _meta(query: str) -> list[tuple]:
-    conn = psycopg2.connect(dbname=META_DB, user="postgres", host=devdb.socket_dir())
+    conn = psycopg.connect(dbname=META_DB, user="postgres", host=devdb.socket_dir())
     try:
         with conn.cursor() as cur:
             cur.execute(query)
@@ -155,10 +156,8 @@ def run(dsn: str, first_hour: datetime, runs: int, rows_per_hour: int, workspace
                        "the last run's success; sql_seconds = rollup_hour + repair task durations"}
     finally:
         for p in procs:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for p in procs:
             try:
                 p.wait(timeout=20)
