@@ -60,7 +60,8 @@ def hourly_rollup() -> None:
         parameters=INTERVAL,
         split_statements=True,  # one transaction; psycopg 3 binds one statement at a time
         return_last=True,
-        hook_params=settings.hook_params(),
+        # Logs the guard's notice when the hour is past retention and kept (docs/retention.md).
+        hook_params={**settings.hook_params(), "enable_log_db_messages": True},
     )
 
     @task
