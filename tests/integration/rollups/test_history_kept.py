@@ -15,6 +15,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from airflow.providers.postgres.hooks.postgres import PostgresHook
 
 from agent_warehouse.rollups import hourly, periods
 from support import HOUR
@@ -89,8 +90,14 @@ def test_cleanup_and_reruns_keep_every_daily_and_weekly_row(wh, dagbag, workspac
     caplog.set_level(logging.INFO, logger="agent_warehouse")
     assert run_dag(dagbag, "daily_rollup", midnight(DAYS[2]) + timedelta(days=1, hours=1, minutes=7),
                    monkeypatch).state == "success"
+    notices = []  # the hourly task's SQL operator logs the guard's notice through its hook
+    real_handler = PostgresHook._notice_handler
+    monkeypatch.setattr(PostgresHook, "_notice_handler",
+                        lambda hook, n: (notices.append(str(n.message_primary)), real_handler(hook, n)))
     assert run_dag(dagbag, "hourly_rollup", midnight(DAYS[2]) + 10 * HOUR + timedelta(minutes=7),
                    monkeypatch).state == "success"
+    assert notices == ["hour 2026-01-07T09:00:00Z is past retention (raw rows kept from 2026-01-29): "
+                       "its rollups were kept as they are, nothing recomputed"]
     assert run_dag(dagbag, "weekly_rollup", midnight(WEEK) + timedelta(days=7, hours=2, minutes=7),
                    monkeypatch).state == "success"
     assert history(wh) == before
