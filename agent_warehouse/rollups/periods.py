@@ -2,8 +2,9 @@
 
 A period is rolled up only after every hour (for weeks: every day) it reads is current:
 changed hours named in the raw invalidation log are re-rolled, hours never rolled up are
-rolled up, and days or weeks whose partials changed since they were computed (the
-``ops.rollup_invalidations`` log, filled by triggers on the hourly tables) are recomputed.
+rolled up, and days or weeks whose inputs changed since they were computed are recomputed
+(the ``ops.rollup_invalidations`` log: days filled by triggers on the hourly tables, weeks
+by triggers on the daily tables, each in the transaction that changes the input).
 So a run is exact on its own, and late data for earlier periods is repaired by the next
 run at a cost that grows with what changed.
 
