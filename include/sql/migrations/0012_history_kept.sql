@@ -39,6 +39,7 @@ ALTER TABLE ops.retention_state ADD COLUMN IF NOT EXISTS hourly_kept_from timest
 --   day:  its hourly partials were deleted (before hourly_kept_from);
 --   week: its days are all past retention and it was rolled up before (a week never
 --         rolled up is computed once from its daily rows, which are kept for ever).
+-- Hours, not days, are added: the session's time zone must not move a UTC period.
 CREATE OR REPLACE FUNCTION ops.period_past_retention(p_grain text, p_start timestamptz)
 RETURNS text LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -47,11 +48,11 @@ SET search_path = pg_catalog, pg_temp AS $$
             THEN format('hour %s is past retention (raw rows kept from %s)',
                         to_char(p_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                         to_char(s.raw_kept_from AT TIME ZONE 'UTC', 'YYYY-MM-DD'))
-        WHEN p_grain = 'day' AND p_start + interval '1 day' <= s.hourly_kept_from
+        WHEN p_grain = 'day' AND p_start + interval '24 hours' <= s.hourly_kept_from
             THEN format('day %s is past retention (hourly rollups kept from %s)',
                         to_char(p_start AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
                         to_char(s.hourly_kept_from AT TIME ZONE 'UTC', 'YYYY-MM-DD'))
-        WHEN p_grain = 'week' AND p_start + interval '7 days' <= s.hourly_kept_from
+        WHEN p_grain = 'week' AND p_start + interval '168 hours' <= s.hourly_kept_from
              AND EXISTS (SELECT 1 FROM ops.periods_rolled_up r
                          WHERE r.grain = 'week' AND r.period = (p_start AT TIME ZONE 'UTC')::date)
             THEN format('week %s is past retention (hourly rollups kept from %s)',
