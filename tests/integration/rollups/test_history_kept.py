@@ -73,8 +73,19 @@ def test_cleanup_and_reruns_keep_every_daily_and_weekly_row(wh, dagbag, workspac
     before = history(wh)
     assert len(before["execution_metrics_daily"]) == 84 and len(before["execution_metrics_weekly"]) == 12
 
-    # 20 days later: raw rows and hourly rollups of the week expire.
-    assert run_dag(dagbag, "cleanup_old_data", CLEANUP_AT, monkeypatch, conf=RETENTION).state == "success"
+    # 20 days later: raw rows and hourly rollups of the week expire. Retention through its
+    # Airflow Variable: a run's conf would stay on the shared DAG for later tests.
+    from airflow.models import Variable
+
+    from agent_warehouse.retention.cleanup import VARIABLE
+
+    Variable.set(VARIABLE, RETENTION, serialize_json=True)
+    try:
+        assert run_dag(dagbag, "cleanup_old_data", CLEANUP_AT, monkeypatch).state == "success"
+    finally:
+        Variable.delete(VARIABLE)
+    ((details,),) = fetch(wh, "SELECT details FROM ops.job_runs WHERE dag_id = 'cleanup_old_data'")
+    assert (details["raw_kept_from"], details["hourly_kept_from"]) == ("2026-01-29", "2026-01-27")
     assert fetch(wh, "SELECT count(*) FROM public.agent_runs") == [(0,)]
     assert fetch(wh, "SELECT count(*) FROM analytics.execution_metrics_hourly") == [(0,)]
     assert history(wh) == before
