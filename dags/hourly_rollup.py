@@ -99,7 +99,8 @@ def hourly_rollup() -> None:
             split_statements=True,  # one transaction; psycopg 3 binds one statement at a time
             return_last=True,
             output_processor=sql_written,
-            hook_params=settings.hook_params(),
+            # Logs the guard's notice when the hour is past retention and kept (docs/retention.md).
+            hook_params={**settings.hook_params(), "enable_log_db_messages": True},
             outlets=HOURLY_TABLES,
         )
         repaired = repair_changed_hours()

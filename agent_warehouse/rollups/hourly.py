@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent_warehouse.db import run_script, sql, transaction
+from agent_warehouse.db import sql, statements, transaction
 
 HOUR = timedelta(hours=1)
+log = logging.getLogger(__name__)
+
+
+def run_guarded(conn: Any, name: str, params: dict[str, Any]) -> tuple[list[tuple], str | None]:
+    """Run a rollup script (hour, day or week) statement by statement in one transaction.
+
+    Returns its last result and, when the period is past retention, the message of its
+    guard (the ``past_retention`` column; the script then changed nothing), logged here.
+    """
+    rows: list[tuple] = []
+    kept = None
+    with transaction(conn) as cur:
+        for statement in statements(name):
+            cur.execute(statement, params)
+            if cur.description:
+                rows = cur.fetchall()
+                if cur.description[0].name == "past_retention":
+                    kept = rows[0][0]
+    if kept:
+        log.info("%s", kept)
+    return rows, kept
 
 
 def rollup_hour(conn: Any, start: datetime) -> dict[str, Any]:
-    """Recompute every hourly table for ``[start, start + 1h)`` in one transaction.
+    """Recompute every hourly table for ``[start, start + 1h)`` in one transaction; an hour
+    whose raw rows were dropped by retention is kept as it is (``kept``).
 
     ``metric_rows`` and ``user_rows`` are the rows written (inserted, updated or deleted) in
     execution_metrics_hourly and user_activity_hourly, 0 for an unchanged rerun; ``bad_rows``
     the hour's raw rows left out as bad."""
-    rows = run_script(conn, "hourly/rollup_hour.sql", {"start": start, "end": start + HOUR})
+    rows, kept = run_guarded(conn, "hourly/rollup_hour.sql", {"start": start, "end": start + HOUR})
     hour, metric_rows, user_rows, bad_rows = rows[0][:4]  # then rows_written: the session's count
     return {"hour": hour, "metric_rows": metric_rows, "user_rows": user_rows,
-            "bad_rows": int(bad_rows)}
+            "bad_rows": int(bad_rows), "kept": kept is not None}
 
 
 def dirty_hours(conn: Any, before: datetime) -> list[datetime]:

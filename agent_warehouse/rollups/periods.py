@@ -2,10 +2,15 @@
 
 A period is rolled up only after every hour (for weeks: every day) it reads is current:
 changed hours named in the raw invalidation log are re-rolled, hours never rolled up are
-rolled up, and days or weeks whose partials changed since they were computed (the
-``ops.rollup_invalidations`` log, filled by triggers on the hourly tables) are recomputed.
+rolled up, and days or weeks whose inputs changed since they were computed are recomputed
+(the ``ops.rollup_invalidations`` log: days filled by triggers on the hourly tables, weeks
+by triggers on the daily tables, each in the transaction that changes the input).
 So a run is exact on its own, and late data for earlier periods is repaired by the next
 run at a cost that grows with what changed.
+
+Daily and weekly rows are kept for ever. A day whose hourly partials were deleted by
+retention, and a rolled-up week whose days all were, is past retention: its rollup script
+keeps its rows as they are and says so (docs/retention.md), whatever run asks for it.
 """
 
 from __future__ import annotations
@@ -13,13 +18,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from agent_warehouse.db import run_script, sql, transaction
+from agent_warehouse.db import sql, transaction
 from agent_warehouse.rollups import hourly
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
-
-
 
 
 def utc_midnight(day: date) -> datetime:
@@ -55,19 +58,23 @@ def stale_periods(conn: Any, grain: str, start: date, end: date) -> list[date]:
 
 
 def rollup_day(conn: Any, day: date) -> dict[str, Any]:
-    """Recompute every daily table for ``day`` in one transaction."""
+    """Recompute every daily table for ``day`` in one transaction (or keep it, ``kept``,
+    when it is past retention)."""
     start = utc_midnight(day)
-    ((d, metric_rows, user_rows),) = run_script(
+    ((d, metric_rows, user_rows),), kept = hourly.run_guarded(
         conn, "daily/rollup_day.sql", {"day": day, "start": start, "end": start + DAY})
-    return {"day": d, "metric_rows": metric_rows, "user_rows": user_rows}
+    return {"day": d, "metric_rows": metric_rows, "user_rows": user_rows, "kept": kept is not None}
 
 
 def rollup_week(conn: Any, week_start: date) -> dict[str, Any]:
-    """Recompute every weekly table for the ISO week starting ``week_start`` in one transaction."""
+    """Recompute every weekly table for the ISO week starting ``week_start`` in one
+    transaction (or keep it, ``kept``, when it is past retention)."""
     if week_start.isoweekday() != 1:
         raise ValueError(f"a week starts on a Monday, not {week_start}")
-    ((w, metric_rows, activity_rows),) = run_script(conn, "weekly/rollup_week.sql", {"week": week_start})
-    return {"week_start": w, "metric_rows": metric_rows, "activity_rows": activity_rows}
+    ((w, metric_rows, activity_rows),), kept = hourly.run_guarded(
+        conn, "weekly/rollup_week.sql", {"week": week_start})
+    return {"week_start": w, "metric_rows": metric_rows, "activity_rows": activity_rows,
+            "kept": kept is not None}
 
 
 def bring_days_up_to_date(conn: Any, first: date, end: date) -> dict[str, Any]:

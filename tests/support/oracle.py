@@ -26,12 +26,21 @@ def percentile_cont(values: list[float], q: float) -> float | None:
     return xs[lo] + (pos - lo) * (xs[hi] - xs[lo])
 
 
-def is_bad(status: str, runtime: float | None, credits: Decimal | None) -> bool:
+def defect(status: str | None, runtime: float | None, credits: Decimal | None) -> str | None:
+    """Why a raw row is unusable (the reason ops.rejected_runs_hourly counts it under), or
+    None: the status first, then the runtime, then the credits. Negative, NaN and infinite
+    values are all unusable: an infinite credit would make every total above it infinite."""
     if status not in VALID_STATUSES:
-        return True
+        return "unknown_status"
     if runtime is not None and (runtime < 0 or math.isnan(runtime) or math.isinf(runtime)):
-        return True
-    return credits is not None and (credits < 0 or credits.is_nan())
+        return "invalid_runtime"
+    if credits is not None and (credits.is_nan() or credits.is_infinite() or credits < 0):
+        return "invalid_credits"
+    return None
+
+
+def is_bad(status: str | None, runtime: float | None, credits: Decimal | None) -> bool:
+    return defect(status, runtime, credits) is not None
 
 
 def metrics(rows: Iterable[tuple], start: datetime, end: datetime) -> dict[str, dict[str, Any]]:

@@ -5,10 +5,16 @@
 -- One writer per day at a time.
 SELECT pg_advisory_xact_lock(ops.lock_key('rollup_day'), (%(day)s::date - date '2000-01-01'));
 
+-- A day whose hourly partials were deleted (retention) is kept as it is: the guard returns
+-- why and sets a transaction-local flag on which every write below is skipped (migration
+-- 0012); its invalidations are still consumed. NULL: recompute the day.
+SELECT ops.keep_expired_period('day', %(start)s::timestamptz) AS past_retention;
+
 SET LOCAL work_mem = '128MB';
 
--- Consume the day's invalidations: what committed before this statement is visible below;
--- later changes leave their entries for the next run.
+-- Consume the day's invalidations. They are logged by the hourly partials' triggers in the
+-- transaction that changes the partials, so what committed before this statement is
+-- visible to the reads below; later changes leave their entries for the next run.
 DELETE FROM ops.rollup_invalidations WHERE grain = 'day' AND period = %(day)s::date;
 
 INSERT INTO ops.periods_rolled_up (grain, period) VALUES ('day', %(day)s::date)

@@ -5,6 +5,11 @@
 -- One writer per hour at a time: a second run of the same hour waits, then recomputes.
 SELECT pg_advisory_xact_lock(ops.lock_key('rollup_hour'), (extract(epoch FROM %(start)s::timestamptz) / 3600)::integer);
 
+-- An hour whose raw rows were dropped (retention) is kept as it is: the guard returns why
+-- and sets a transaction-local flag on which every write below is skipped (triggers of
+-- migration 0012), so the rest of this script changes nothing. NULL: roll the hour up.
+SELECT ops.keep_expired_period('hour', %(start)s::timestamptz) AS past_retention;
+
 -- The aggregations below hash and sort in memory, even for a busy hour.
 SET LOCAL work_mem = '256MB';
 

@@ -1,4 +1,6 @@
--- Periods before ``end`` whose partials changed, and periods in [start, end) never computed.
+-- Periods before ``end`` whose inputs changed, and periods in [start, end) never computed.
+-- Retention deletions log nothing (migration 0012), so an entry is a real change; a period
+-- past retention that is named anyway is kept by its rollup's guard, which consumes the entry.
 SELECT DISTINCT period FROM ops.rollup_invalidations
 WHERE grain = %(grain)s AND period < %(end)s::date
 UNION

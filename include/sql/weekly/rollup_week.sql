@@ -4,8 +4,16 @@
 
 SELECT pg_advisory_xact_lock(ops.lock_key('rollup_week'), (%(week)s::date - date '2000-01-03') / 7);
 
+-- A rolled-up week whose days are all past retention is kept as it is (see rollup_day.sql
+-- and migration 0012). NULL: recompute the week from its daily rows.
+SELECT ops.keep_expired_period('week', %(week)s::date::timestamp AT TIME ZONE 'UTC') AS past_retention;
+
 SET LOCAL work_mem = '128MB';
 
+-- Consume the week's invalidations. They are logged by the daily tables' triggers in the
+-- transaction that changes the daily rows read below (migration 0012), so every change
+-- behind a deleted entry is visible to the statements that follow; later changes leave
+-- their entries for the next run.
 DELETE FROM ops.rollup_invalidations WHERE grain = 'week' AND period = %(week)s::date;
 
 INSERT INTO ops.periods_rolled_up (grain, period) VALUES ('week', %(week)s::date)
