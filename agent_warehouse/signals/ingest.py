@@ -257,7 +257,8 @@ def ingest(conn: Any, start: datetime, end: datetime, providers: list[Provider] 
             log.warning("signal ingest: %s delivered %d malformed rows, set aside in "
                         "signals.rejected_signals", provider.name, len(rejected))
         (inserted,), = run_script(conn, "signals/ingest_batch.sql", {
-            "provider": provider.name, "day": day, "rows": json.dumps(good),
+            "provider": provider.name, "day": day, "window_start": start, "window_end": end,
+            "rows": json.dumps(good),
             "rejected": json.dumps(rejected), "status": status, "fetched": len(rows),
             "rejected_count": len(rejected), "error": error,
         })

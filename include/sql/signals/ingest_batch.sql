@@ -1,4 +1,4 @@
--- One provider's delivery for one ingest window, in one transaction.
+-- One provider's delivery for one ingest window [window_start, window_end), in one transaction.
 -- %(rows)s: jsonb array of validated rows; %(rejected)s: jsonb array of {reason, payload, payload_hash}.
 INSERT INTO signals.companies (name)
 SELECT DISTINCT ON (lower(r.company)) r.company
@@ -22,10 +22,12 @@ WITH ins AS (
     ON CONFLICT (provider, external_id) DO NOTHING
     RETURNING 1
 )
-INSERT INTO signals.provider_runs AS p (provider, day, status, fetched, inserted, rejected, error, updated_at)
-SELECT %(provider)s, %(day)s, %(status)s, %(fetched)s, (SELECT count(*) FROM ins), %(rejected_count)s,
-       %(error)s, now()
-ON CONFLICT (provider, day) DO UPDATE SET
+-- One outcome per window: a later window never overwrites an earlier one's failure.
+INSERT INTO signals.provider_runs AS p
+    (provider, day, window_start, window_end, status, fetched, inserted, rejected, error, updated_at)
+SELECT %(provider)s, %(day)s, %(window_start)s, %(window_end)s, %(status)s, %(fetched)s,
+       (SELECT count(*) FROM ins), %(rejected_count)s, %(error)s, now()
+ON CONFLICT (provider, window_start, window_end) DO UPDATE SET
     status = EXCLUDED.status, fetched = EXCLUDED.fetched, inserted = EXCLUDED.inserted,
     rejected = EXCLUDED.rejected, error = EXCLUDED.error, updated_at = EXCLUDED.updated_at
 RETURNING p.inserted;

@@ -304,3 +304,29 @@ def test_hourly_rollup_ingests_signals_and_survives_provider_failures(wh, dagbag
     day_rows = {r["external_id"] for r in SyntheticProvider().fetch(start, end)}
     report = ingest.ingest(wh, start, end, providers=[SyntheticProvider()])
     assert report["inserted"] == len(day_rows - expected)
+
+
+def test_a_provider_failure_in_one_hour_stays_visible_after_a_later_hour_succeeds(wh):
+    """An hourly ingest at 11:00 must not overwrite the 10:00 failure of the same provider and day."""
+
+    class Flaky:
+        name = "flaky"
+
+        def __init__(self, up: bool) -> None:
+            self.up = up
+
+        def fetch(self, start, end):
+            if not self.up:
+                raise ConnectionError("provider API down at 10:00")
+            return []
+
+    ten = datetime(2026, 1, 5, 10, tzinfo=UTC)
+    ingest.ingest(wh, ten, ten + timedelta(hours=1), providers=[Flaky(up=False)])
+    ingest.ingest(wh, ten + timedelta(hours=1), ten + timedelta(hours=2), providers=[Flaky(up=True)])
+    statuses = [r[0] for r in fetch(wh, "SELECT status FROM signals.provider_runs "
+                                        "WHERE provider = 'flaky' AND day = %s ORDER BY updated_at", (DAY,))]
+    assert statuses == ["failed", "success"]
+    # The day at a glance shows its worst window and why.
+    ((status, error, windows),) = fetch(wh, "SELECT status, error, windows FROM signals.provider_days "
+                                            "WHERE provider = 'flaky' AND day = %s", (DAY,))
+    assert (status, windows) == ("failed", 2) and "down at 10:00" in error
