@@ -3,4 +3,4 @@
 SELECT h
 FROM ops.hours_not_current(
     coalesce((SELECT raw_kept_from FROM ops.retention_state), '-infinity'::timestamptz),
-    %(keep_from)s::date::timestamp AT TIME ZONE 'UTC') AS h;
+    %(keep_from)s::date::timestamp AT TIME ZONE 'UTC') h;

@@ -27,7 +27,7 @@ WITH hours AS (
     WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz
 ), buckets AS (
     SELECT h.workspace_id, b.k, sum(b.c)::bigint AS c
-    FROM hours h CROSS JOIN LATERAL unnest(h.bucket_keys, h.bucket_counts) AS b(k, c)
+    FROM hours h CROSS JOIN LATERAL unnest(h.bucket_keys, h.bucket_counts) b(k, c)
     GROUP BY 1, 2
 ), totals AS (
     -- A fixed order: float sums depend on it, and reruns must give identical rows.

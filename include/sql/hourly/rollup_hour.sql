@@ -3,7 +3,7 @@
 -- hours named in the invalidation log. Re-running it for an hour gives the same rows.
 
 -- One writer per hour at a time: a second run of the same hour waits, then recomputes.
-SELECT pg_advisory_xact_lock(ops.lock_key('rollup_hour'), (extract(epoch FROM %(start)s::timestamptz) / 3600)::integer);
+SELECT pg_advisory_xact_lock(ops.lock_key('rollup_hour'), (extract(EPOCH FROM %(start)s::timestamptz) / 3600)::integer);
 
 -- An hour whose raw rows were dropped (retention) is kept as it is: the guard returns why
 -- and sets a transaction-local flag on which every write below is skipped (triggers of
@@ -107,15 +107,16 @@ WITH wanted AS (
     SELECT s.workspace_id, s.pos, t.k, t.below, t.lo, t.hi, r.rnk,
            CASE WHEN r.rnk = t.below THEN t.lo WHEN r.rnk = t.below + t.n - 1 THEN t.hi END AS v
     FROM hour_sketch s
-    CROSS JOIN LATERAL unnest(s.t_k, s.t_below, s.t_n, s.t_lo, s.t_hi) AS t(k, below, n, lo, hi)
+    CROSS JOIN LATERAL unnest(s.t_k, s.t_below, s.t_n, s.t_lo, s.t_hi) t(k, below, n, lo, hi)
     CROSS JOIN LATERAL (VALUES (floor(s.pos)::bigint), (ceil(s.pos)::bigint)) r(rnk)
     WHERE r.rnk >= t.below AND r.rnk < t.below + t.n
+), unresolved AS (
+    SELECT DISTINCT workspace_id, k, below, lo, hi FROM wanted WHERE v IS NULL
 ), reread AS MATERIALIZED (
     -- the defect is asked only of these few rows: the fence keeps it out of the scan
     SELECT r.workspace_id, r.status, r.runtime_seconds, r.credits_consumed, t.k, t.below
     FROM public.agent_runs r
-    JOIN (SELECT DISTINCT workspace_id, k, below, lo, hi FROM wanted WHERE v IS NULL) t
-      ON t.workspace_id = r.workspace_id AND r.runtime_seconds BETWEEN t.lo AND t.hi
+    JOIN unresolved t ON t.workspace_id = r.workspace_id AND r.runtime_seconds BETWEEN t.lo AND t.hi
     WHERE r.started_at >= %(start)s::timestamptz AND r.started_at < %(end)s::timestamptz
 ), ranked AS (
     SELECT workspace_id, runtime_seconds AS v,

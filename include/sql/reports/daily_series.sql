@@ -10,7 +10,7 @@ WITH days AS (
     GROUP BY day
 ), b AS (
     SELECT s.day, x.k, sum(x.c)::bigint AS c
-    FROM analytics.runtime_sketch_daily s CROSS JOIN LATERAL unnest(s.bucket_keys, s.bucket_counts) AS x(k, c)
+    FROM analytics.runtime_sketch_daily s CROSS JOIN LATERAL unnest(s.bucket_keys, s.bucket_counts) x(k, c)
     WHERE s.day >= %(first)s::date AND s.day <= %(day)s::date
     GROUP BY 1, 2
 ), p AS (

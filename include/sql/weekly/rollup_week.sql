@@ -26,7 +26,7 @@ WITH days AS (
     WHERE day >= %(week)s::date AND day < %(week)s::date + 7
 ), buckets AS (
     SELECT d.workspace_id, b.k, sum(b.c)::bigint AS c
-    FROM days d CROSS JOIN LATERAL unnest(d.bucket_keys, d.bucket_counts) AS b(k, c)
+    FROM days d CROSS JOIN LATERAL unnest(d.bucket_keys, d.bucket_counts) b(k, c)
     GROUP BY 1, 2
 ), totals AS (
     SELECT workspace_id, sum(runtime_count)::bigint AS runtime_count,
