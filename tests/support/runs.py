@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -19,4 +20,11 @@ def run_dag(dagbag: Any, dag_id: str, run_at: datetime, monkeypatch: pytest.Monk
         monkeypatch.setattr(dag, "deadline", None)
     else:
         dag.deadline = None
-    return dag.test(logical_date=run_at, run_after=run_at, run_conf=conf)
+    # An in-process run merges its conf into the params of the DAG's task objects, which the
+    # shared DagBag hands to every later test: give them back their own params afterwards.
+    saved = {task.task_id: copy.deepcopy(task.params) for task in dag.tasks}
+    try:
+        return dag.test(logical_date=run_at, run_after=run_at, run_conf=conf)
+    finally:
+        for task in dag.tasks:
+            task.params = saved[task.task_id]
