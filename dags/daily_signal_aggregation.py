@@ -7,8 +7,10 @@ is recorded in `signals.provider_runs` and the others go on), **derive** per-com
 features (counts, 7-/30-day velocity), then **score and rank** every workspace as one
 mapped task per workspace, so each workspace's failure is visible and retryable alone.
 
-Params: `workspace_id` (a uuid, or null for every workspace in `signals.workspace_packs`)
-and `pack_id` (null: the workspace's pack, else the default pack). The ranked list of
+Params: `workspace_id` (a uuid, or null for every workspace in `signals.workspace_packs`),
+`pack_id` (null: the workspace's pack, else the default pack) and, for the granular mode
+(the internal API's `run_ingest`, `run_derive`, `run_score`), `steps` (which of `ingest`,
+`derive`, `score` run; the others are skipped) and `hour` (ingest only that UTC hour). The ranked list of
 emerging companies goes to each mapped task's log and to `signals.emerging_companies`.
 One `ops.job_runs` row (`job_type = 'daily_aggregation'`) per run and workspace, plus a
 run-level row for runs over every workspace, opened by the setup `start_audit` and closed
@@ -21,7 +23,7 @@ A run started at T without a logical date (the API's runs) takes the day before 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -34,6 +36,16 @@ from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 PACK_PATTERN = "^[a-z0-9_-]{1,64}$"
+HOUR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:00:00(\+00:00|Z)$"
+STEPS = ("ingest", "derive", "score")
+
+
+def skip_unless(step: str, params: dict[str, Any]) -> None:
+    """Granular mode: a step not asked for is skipped (its downstream steps still run)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if step not in params.get("steps", STEPS):
+        raise AirflowSkipException(f"step {step!r} not in this run's steps {params['steps']}")
 
 
 def open_rows(job_type: str, context: Any) -> dict[str, Any]:
@@ -85,6 +97,11 @@ def close_rows(opened: dict[str, Any], written: dict[str, Any], outcome: Outcome
                               description="Score only this workspace (null: every known workspace)"),
         "pack_id": Param(None, type=["null", "string"], pattern=PACK_PATTERN,
                          description="Scoring pack (null: the workspace's pack, else the default)"),
+        "steps": Param(list(STEPS), type="array", items={"type": "string", "enum": list(STEPS)},
+                       uniqueItems=True, minItems=1,
+                       description="Steps to run; the others are skipped (granular mode)"),
+        "hour": Param(None, type=["null", "string"], pattern=HOUR_PATTERN,
+                      description="Ingest only this UTC hour (ISO, e.g. 2026-01-05T10:00:00+00:00)"),
     },
     doc_md=__doc__,
     tags=["signals", "daily", "warehouse"],
@@ -107,32 +124,40 @@ def daily_signal_aggregation() -> None:
         return workspaces
 
     @task(multiple_outputs=False)
-    def ingest(opened: dict) -> dict:
-        """Every configured provider, once; provider failures are recorded, not fatal."""
+    def ingest(opened: dict, params=None) -> dict:
+        """Every configured provider, once (for the day, or the `hour` param's hour); provider
+        failures are recorded, not fatal."""
         from agent_warehouse.db import warehouse
         from agent_warehouse.signals import pipeline
 
+        skip_unless("ingest", params)
         with warehouse() as conn:
+            if params.get("hour"):
+                return pipeline.ingest_hour(conn, datetime.fromisoformat(params["hour"]))
             return pipeline.ingest_day(conn, date.fromisoformat(opened["day"]))
 
-    @task(multiple_outputs=False)
-    def derive(opened: dict) -> dict:
+    # none_failed: in the granular mode a skipped earlier step does not skip this one.
+    @task(multiple_outputs=False, trigger_rule="none_failed")
+    def derive(opened: dict, params=None) -> dict:
         from agent_warehouse.db import warehouse
         from agent_warehouse.signals import derive
 
+        skip_unless("derive", params)
         with warehouse() as conn:
             return derive.derive_day(conn, date.fromisoformat(opened["day"]))
 
-    @task(multiple_outputs=False, map_index_template="{{ task.op_kwargs['workspace_id'] }}")
-    def score_and_rank(workspace_id: str, opened: dict, report: dict, params=None, dag_run=None) -> dict:
+    @task(multiple_outputs=False, trigger_rule="none_failed",
+          map_index_template="{{ task.op_kwargs['workspace_id'] }}")
+    def score_and_rank(workspace_id: str, opened: dict, report: dict | None, params=None, dag_run=None) -> dict:
         """One workspace: scores, the ranked list (logged and stored) and its audit row."""
         from agent_warehouse.db import warehouse
         from agent_warehouse.signals import pipeline
 
+        skip_unless("score", params)
         with warehouse() as conn:
             result = pipeline.score_workspace(
                 conn, day=date.fromisoformat(opened["day"]), workspace_id=workspace_id, pack_id=params["pack_id"],
-                inserted=report["inserted"], dag_id=dag_run.dag_id, run_id=dag_run.run_id,
+                inserted=(report or {}).get("inserted", 0), dag_id=dag_run.dag_id, run_id=dag_run.run_id,
                 run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
                 triggered_by=getattr(dag_run, "triggering_user_name", None))
         return {k: result[k] for k in ("workspace_id", "pack_id", "companies_scored", "ranked_count")}

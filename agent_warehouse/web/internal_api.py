@@ -4,7 +4,10 @@
 ``POST /internal/run_daily_aggregation?workspace_id=<uuid>&pack_id=<id>&day=<YYYY-MM-DD>``
 starts a run of ``daily_signal_aggregation`` for the day (default yesterday, UTC) that the
 scheduler executes; ``GET /internal/job_runs/{job_run_id}`` reports on it. A paused DAG
-answers 409: its run would never start.
+answers 409: its run would never start. The granular mode, ``POST /internal/run_ingest``
+(``hour``, default the last closed one), ``run_derive`` (``day``) and ``run_score``
+(``workspace_id``, ``pack_id``, ``day``), starts runs of the same DAG that execute only that
+step, with the same token, idempotency and answer.
 
 Airflow does not authenticate plugin apps, so every call must carry ``X-Internal-Token``
 equal to ``INTERNAL_JOB_TOKEN`` (environment, else the Airflow Variable of that name),
@@ -87,20 +90,24 @@ def _body(row: tuple) -> dict[str, Any]:
             "ranked_count": ranked, "error": error}
 
 
-def run_identity(workspace_id: str | None, idempotency_key: str | None) -> tuple[str, str]:
-    """(DAG run id, audit idempotency key), both derived from workspace and key.
+def run_identity(workspace_id: str | None, idempotency_key: str | None,
+                 kind: str = "aggregation") -> tuple[str, str]:
+    """(DAG run id, audit idempotency key), both derived from workspace, key and endpoint.
 
     Without a key every call gets a fresh run id. The client's key is hashed so any
-    string is safe in a run id; the workspace is part of the hash and of the id.
+    string is safe in a run id; the workspace is part of the hash and of the id, and so is
+    the granular endpoint (``kind``), so one key on two endpoints is two jobs.
     """
     from agent_warehouse.db import audit
 
     scope = workspace_id or "all"
+    prefix = "api" if kind == "aggregation" else f"api_{kind}"
     if idempotency_key is None:
         suffix = uuid.uuid4().hex
     else:
-        suffix = hashlib.sha256(f"{scope}\n{idempotency_key}".encode()).hexdigest()[:32]
-    run_id = f"api__{scope}__{suffix}"
+        salt = "" if kind == "aggregation" else f"{kind}\n"  # aggregation keys as they always were
+        suffix = hashlib.sha256(f"{salt}{scope}\n{idempotency_key}".encode()).hexdigest()[:32]
+    run_id = f"{prefix}__{scope}__{suffix}"
     return run_id, audit.run_key(DAG_ID, run_id, workspace_id)
 
 
@@ -161,22 +168,13 @@ def _start(conn: Any, job_id: int, run_id: str, conf: dict[str, Any], day: date,
         raise HTTPException(503, f"could not start {DAG_ID}: {type(exc).__name__}") from None
 
 
-@app.post("/run_daily_aggregation")
-def run_daily_aggregation(
-    workspace_id: str | None = Query(default=None),
-    pack_id: str | None = Query(default=None),
-    day: Annotated[date | None, Query()] = None,  # the UTC day to aggregate; default yesterday
-    x_idempotency_key: str | None = Header(default=None),
-) -> JSONResponse:
+def queue_run(kind: str, day: date, workspace_id: str | None, pack_id: str | None,
+              x_idempotency_key: str | None, conf_extra: dict[str, Any] | None = None) -> JSONResponse:
+    """Create the audit row under the run id, then trigger that run (the shared path of every
+    POST). ``kind`` scopes the idempotency key: the same key on two endpoints is two jobs."""
     from agent_warehouse.db import sql, transaction
     from agent_warehouse.signals import score
 
-    if workspace_id is not None:
-        try:
-            workspace_id = score.parse_workspace(workspace_id)
-        except ValueError:
-            raise HTTPException(422, f"workspace_id is not a uuid: {workspace_id[:64]!r}") from None
-    day = day or datetime.now(UTC).date() - timedelta(days=1)
     known, paused = dag_state()
     if not known:
         raise HTTPException(503, f"{DAG_ID} is not in Airflow yet (the dag-processor has not parsed it)")
@@ -189,8 +187,9 @@ def run_daily_aggregation(
             score.resolve_pack(conn, workspace_id, pack_id)
         except (score.UnknownWorkspace, score.UnknownPack) as exc:
             raise HTTPException(404, str(exc)) from None
-        run_id, key = run_identity(workspace_id, x_idempotency_key)
-        details = {"pack_id": pack_id, "day": day.isoformat()}
+        run_id, key = run_identity(workspace_id, x_idempotency_key, kind)
+        conf = {"workspace_id": workspace_id, "pack_id": pack_id, **(conf_extra or {})}
+        details = {"pack_id": pack_id, "day": day.isoformat(), "conf": conf}
         # Committed before the trigger: the run claims this row by its run id.
         with transaction(conn) as cur:
             cur.execute(sql("web/queue_job.sql"), {"dag_id": DAG_ID, "run_id": run_id, "key": key,
@@ -200,20 +199,85 @@ def run_daily_aggregation(
             with transaction(conn) as cur:
                 cur.execute(sql("web/job_by_key.sql"), {"key": key})
                 row = cur.fetchone()
-            job_id, status, *_, run_id, ws, pack, first_day = row
+            job_id, status, *_, run_id, ws, pack, first_day, first_conf = row
             if status == "queued" and not dag_run_exists(run_id):
                 # The first call died between its commit and its trigger: start that run now.
-                _start(conn, job_id, run_id, {"workspace_id": ws, "pack_id": pack},
+                _start(conn, job_id, run_id, first_conf or {"workspace_id": ws, "pack_id": pack},
                        date.fromisoformat(first_day) if first_day else day, replayable=True)
             return JSONResponse(_body(row), status_code=200)
         job_id = created[0]
-        _start(conn, job_id, run_id, {"workspace_id": workspace_id, "pack_id": pack_id}, day,
-               replayable=x_idempotency_key is not None)
+        _start(conn, job_id, run_id, conf, day, replayable=x_idempotency_key is not None)
         with transaction(conn) as cur:
             cur.execute(sql("web/job_by_id.sql"), {"id": job_id})
             return JSONResponse(_body(cur.fetchone()), status_code=202)
     finally:
         conn.close()
+
+
+def _workspace(workspace_id: str | None) -> str | None:
+    from agent_warehouse.signals import score
+
+    if workspace_id is None:
+        return None
+    try:
+        return score.parse_workspace(workspace_id)
+    except ValueError:
+        raise HTTPException(422, f"workspace_id is not a uuid: {workspace_id[:64]!r}") from None
+
+
+def _yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+@app.post("/run_daily_aggregation")
+def run_daily_aggregation(
+    workspace_id: str | None = Query(default=None),
+    pack_id: str | None = Query(default=None),
+    day: Annotated[date | None, Query()] = None,  # the UTC day to aggregate; default yesterday
+    x_idempotency_key: str | None = Header(default=None),
+) -> JSONResponse:
+    """Ingest, derive, score and rank a day: a whole run of the DAG."""
+    return queue_run("aggregation", day or _yesterday(), _workspace(workspace_id), pack_id, x_idempotency_key)
+
+
+# The seed's granular mode: each endpoint starts a run of the same DAG that executes only its
+# step (the DAG's `steps` param); the other steps' tasks are skipped.
+@app.post("/run_ingest")
+def run_ingest(
+    hour: Annotated[datetime | None, Query()] = None,  # the UTC hour to ingest; default the last closed one
+    x_idempotency_key: str | None = Header(default=None),
+) -> JSONResponse:
+    """Every configured provider for one hour ``[hour, hour + 1h)``."""
+    if hour is None:
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    if hour.tzinfo is None:
+        raise HTTPException(422, "hour needs a time zone, e.g. 2026-01-05T10:00:00+00:00")
+    hour = hour.astimezone(UTC)
+    if (hour.minute, hour.second, hour.microsecond) != (0, 0, 0):
+        raise HTTPException(422, f"hour must be a clock hour, not {hour.isoformat()}")
+    return queue_run("ingest", hour.date(), None, None, x_idempotency_key,
+                     {"steps": ["ingest"], "hour": hour.isoformat()})
+
+
+@app.post("/run_derive")
+def run_derive(
+    day: Annotated[date | None, Query()] = None,  # default yesterday, UTC
+    x_idempotency_key: str | None = Header(default=None),
+) -> JSONResponse:
+    """Per-company features of a day from the ingested signals."""
+    return queue_run("derive", day or _yesterday(), None, None, x_idempotency_key, {"steps": ["derive"]})
+
+
+@app.post("/run_score")
+def run_score(
+    workspace_id: str | None = Query(default=None),
+    pack_id: str | None = Query(default=None),
+    day: Annotated[date | None, Query()] = None,  # default yesterday, UTC
+    x_idempotency_key: str | None = Header(default=None),
+) -> JSONResponse:
+    """Scores and the ranked list of a day, from features already derived."""
+    return queue_run("score", day or _yesterday(), _workspace(workspace_id), pack_id, x_idempotency_key,
+                     {"steps": ["score"]})
 
 
 @app.get("/job_runs/{job_run_id}")

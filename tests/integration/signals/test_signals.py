@@ -14,7 +14,7 @@ import pytest
 from agent_warehouse.signals import derive, ingest, pipeline, score
 from agent_warehouse.signals.ingest import SyntheticProvider
 from support.checks import fetch
-from support.runs import run_dag as _run_dag
+from support.runs import run_dag
 
 DAY = date(2026, 1, 5)
 RUN_AT = datetime(2026, 1, 6, 0, 30, tzinfo=UTC)  # the run at 00:30 takes 5 January
@@ -63,14 +63,6 @@ def providers(monkeypatch):
 
     use("synthetic")
     return use
-
-
-def run_dag(dagbag, dag_id, run_at, monkeypatch, conf=None):
-    """A real run; conf always names every param, since dag.test() on a shared DagBag's DAG
-    keeps the previous run's conf values as the params' defaults."""
-    if dag_id == "daily_signal_aggregation":
-        conf = {"workspace_id": None, "pack_id": None, "job_run_id": None, **(conf or {})}
-    return _run_dag(dagbag, dag_id, run_at, monkeypatch, conf=conf)
 
 
 def seed_history(conn, days: int = 40) -> None:
@@ -330,3 +322,32 @@ def test_a_provider_failure_in_one_hour_stays_visible_after_a_later_hour_succeed
     ((status, error, windows),) = fetch(wh, "SELECT status, error, windows FROM signals.provider_days "
                                             "WHERE provider = 'flaky' AND day = %s", (DAY,))
     assert (status, windows) == ("failed", 2) and "down at 10:00" in error
+
+
+def test_granular_mode_runs_only_the_steps_asked_for(wh, dagbag, providers, monkeypatch):
+    """The internal API's run_ingest / run_derive / run_score are runs of this DAG with `steps`
+    (and `hour` for the ingest): each runs its step only, and the run succeeds."""
+    providers("synthetic")
+    ws, = workspaces(wh, 1)
+    hour = datetime(2026, 1, 5, 10, tzinfo=UTC)
+    count = lambda table: fetch(wh, f"SELECT count(*) FROM signals.{table}")[0][0]  # noqa: E731, S608
+
+    dr = run_dag(dagbag, "daily_signal_aggregation", RUN_AT, monkeypatch,
+                 conf={"steps": ["ingest"], "hour": hour.isoformat()})
+    assert dr.state == "success"
+    assert task_states(dr)["derive"] == ["skipped"] and set(task_states(dr)["score_and_rank"]) == {"skipped"}
+    expected = {r["external_id"] for r in SyntheticProvider().fetch(hour, hour + timedelta(hours=1))}
+    assert {r[0] for r in fetch(wh, "SELECT external_id FROM signals.raw_signals")} == expected and expected
+    assert count("company_features_daily") == 0 and count("emerging_companies") == 0
+
+    dr = run_dag(dagbag, "daily_signal_aggregation", RUN_AT, monkeypatch, conf={"steps": ["derive"]})
+    assert dr.state == "success" and task_states(dr)["ingest"] == ["skipped"]
+    assert count("raw_signals") == len(expected)  # nothing ingested by the derive run
+    assert count("company_features_daily") > 0 and count("emerging_companies") == 0
+
+    dr = run_dag(dagbag, "daily_signal_aggregation", RUN_AT, monkeypatch, conf={"steps": ["score"]})
+    assert dr.state == "success" and task_states(dr)["derive"] == ["skipped"]
+    assert count("emerging_companies") > 0
+    ((status,),) = fetch(wh, "SELECT status FROM ops.job_runs WHERE dag_id = 'daily_signal_aggregation' "
+                             "AND workspace_id = %s ORDER BY id DESC LIMIT 1", (ws,))
+    assert status == "success"

@@ -284,3 +284,31 @@ def test_api_runs_really_run_on_the_scheduler(wh, known):
         assert paused.status_code == 409 and "paused" in paused.json()["detail"]
     finally:
         stack.api.patch("/api/v2/dags/daily_signal_aggregation", json={"is_paused": False}).raise_for_status()
+
+
+def test_granular_endpoints_start_runs_of_their_step_only(client, known, wh):
+    """run_ingest (an hour, default the last closed one), run_derive and run_score (a day):
+    the same token, idempotency and answer; each run's conf names its step."""
+    hour = "2026-01-05T10:00:00+00:00"
+    ingest = client.post("/internal/run_ingest", params={"hour": hour}, headers={**AUTH, "X-Idempotency-Key": "k1"})
+    derive = client.post("/internal/run_derive", params={"day": "2026-01-05"},
+                         headers={**AUTH, "X-Idempotency-Key": "k1"})
+    scored = client.post("/internal/run_score", params={"workspace_id": known[0], "day": "2026-01-05"}, headers=AUTH)
+    for answer in (ingest, derive, scored):
+        assert answer.status_code == 202 and set(answer.json()) == SHAPE and answer.json()["status"] == "queued"
+    # One key on two endpoints is two jobs; the same key on the same endpoint is the same job.
+    assert ingest.json()["job_run_id"] != derive.json()["job_run_id"]
+    again = client.post("/internal/run_ingest", params={"hour": hour}, headers={**AUTH, "X-Idempotency-Key": "k1"})
+    assert again.status_code == 200 and again.json()["job_run_id"] == ingest.json()["job_run_id"]
+    confs = {run_id.split("__")[0]: conf for run_id, conf, _ in dag_runs("api_")}
+    assert confs == {
+        "api_ingest": {"workspace_id": None, "pack_id": None, "steps": ["ingest"], "hour": hour},
+        "api_derive": {"workspace_id": None, "pack_id": None, "steps": ["derive"]},
+        "api_score": {"workspace_id": known[0], "pack_id": None, "steps": ["score"]},
+    }
+    # No token, a half hour, an hour without a time zone, a malformed workspace.
+    assert client.post("/internal/run_derive").status_code == 401
+    assert client.post("/internal/run_ingest", params={"hour": "2026-01-05T10:30:00+00:00"},
+                       headers=AUTH).status_code == 422
+    assert client.post("/internal/run_ingest", params={"hour": "2026-01-05T10:00:00"}, headers=AUTH).status_code == 422
+    assert client.post("/internal/run_score", params={"workspace_id": "nope"}, headers=AUTH).status_code == 422
