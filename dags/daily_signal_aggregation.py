@@ -10,8 +10,8 @@ mapped task per workspace, so each workspace's failure is visible and retryable 
 Params: `workspace_id` (a uuid, or null for every workspace in `signals.workspace_packs`),
 `pack_id` (null: the workspace's pack, else the default pack) and, for the granular mode
 (the internal API's `run_ingest`, `run_derive`, `run_score`), `steps` (which of `ingest`,
-`derive`, `score` run; the others are skipped) and `hour` (ingest only that UTC hour). The ranked list of
-emerging companies goes to each mapped task's log and to `signals.emerging_companies`.
+`derive`, `score` run; the others succeed doing nothing) and `hour` (ingest only that UTC
+hour). The ranked list of emerging companies goes to each mapped task's log and to `signals.emerging_companies`.
 One `ops.job_runs` row (`job_type = 'daily_aggregation'`) per run and workspace, plus a
 run-level row for runs over every workspace, opened by the setup `start_audit` and closed
 by the teardown `finish_audit` with the run's own state (docs/audit.md). A run only ever
@@ -23,6 +23,7 @@ A run started at T without a logical date (the API's runs) takes the day before 
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -38,14 +39,17 @@ UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 PACK_PATTERN = "^[a-z0-9_-]{1,64}$"
 HOUR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:00:00(\+00:00|Z)$"
 STEPS = ("ingest", "derive", "score")
+log = logging.getLogger(__name__)
 
 
-def skip_unless(step: str, params: dict[str, Any]) -> None:
-    """Granular mode: a step not asked for is skipped (its downstream steps still run)."""
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    if step not in params.get("steps", STEPS):
-        raise AirflowSkipException(f"step {step!r} not in this run's steps {params['steps']}")
+def asked(step: str, params: dict[str, Any]) -> bool:
+    """Granular mode: whether this run does ``step``. A step not asked for succeeds doing
+    nothing (a skipped task would skip the steps after it, and Airflow wants the tasks after
+    a setup on all_success)."""
+    if step in params.get("steps", STEPS):
+        return True
+    log.info("step %r is not in this run's steps %s: nothing done", step, params["steps"])
+    return False
 
 
 def open_rows(job_type: str, context: Any) -> dict[str, Any]:
@@ -99,7 +103,7 @@ def close_rows(opened: dict[str, Any], written: dict[str, Any], outcome: Outcome
                          description="Scoring pack (null: the workspace's pack, else the default)"),
         "steps": Param(list(STEPS), type="array", items={"type": "string", "enum": list(STEPS)},
                        uniqueItems=True, minItems=1,
-                       description="Steps to run; the others are skipped (granular mode)"),
+                       description="Steps to run; the others succeed doing nothing (granular mode)"),
         "hour": Param(None, type=["null", "string"], pattern=HOUR_PATTERN,
                       description="Ingest only this UTC hour (ISO, e.g. 2026-01-05T10:00:00+00:00)"),
     },
@@ -130,34 +134,35 @@ def daily_signal_aggregation() -> None:
         from agent_warehouse.db import warehouse
         from agent_warehouse.signals import pipeline
 
-        skip_unless("ingest", params)
+        if not asked("ingest", params):
+            return {"inserted": 0, "rejected": 0, "failed": [], "providers": {}}
         with warehouse() as conn:
             if params.get("hour"):
                 return pipeline.ingest_hour(conn, datetime.fromisoformat(params["hour"]))
             return pipeline.ingest_day(conn, date.fromisoformat(opened["day"]))
 
-    # none_failed: in the granular mode a skipped earlier step does not skip this one.
-    @task(multiple_outputs=False, trigger_rule="none_failed")
-    def derive(opened: dict, params=None) -> dict:
+    @task(multiple_outputs=False)
+    def derive(opened: dict, params=None) -> dict | None:
         from agent_warehouse.db import warehouse
         from agent_warehouse.signals import derive
 
-        skip_unless("derive", params)
+        if not asked("derive", params):
+            return None
         with warehouse() as conn:
             return derive.derive_day(conn, date.fromisoformat(opened["day"]))
 
-    @task(multiple_outputs=False, trigger_rule="none_failed",
-          map_index_template="{{ task.op_kwargs['workspace_id'] }}")
-    def score_and_rank(workspace_id: str, opened: dict, report: dict | None, params=None, dag_run=None) -> dict:
+    @task(multiple_outputs=False, map_index_template="{{ task.op_kwargs['workspace_id'] }}")
+    def score_and_rank(workspace_id: str, opened: dict, report: dict, params=None, dag_run=None) -> dict | None:
         """One workspace: scores, the ranked list (logged and stored) and its audit row."""
         from agent_warehouse.db import warehouse
         from agent_warehouse.signals import pipeline
 
-        skip_unless("score", params)
+        if not asked("score", params):
+            return None
         with warehouse() as conn:
             result = pipeline.score_workspace(
                 conn, day=date.fromisoformat(opened["day"]), workspace_id=workspace_id, pack_id=params["pack_id"],
-                inserted=(report or {}).get("inserted", 0), dag_id=dag_run.dag_id, run_id=dag_run.run_id,
+                inserted=report["inserted"], dag_id=dag_run.dag_id, run_id=dag_run.run_id,
                 run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
                 triggered_by=getattr(dag_run, "triggering_user_name", None))
         return {k: result[k] for k in ("workspace_id", "pack_id", "companies_scored", "ranked_count")}

