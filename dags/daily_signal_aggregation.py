@@ -77,7 +77,10 @@ def close_rows(opened: dict[str, Any], written: dict[str, Any], outcome: Outcome
     from agent_warehouse.signals import pipeline
 
     dag_run = context["dag_run"]
-    results = [r for r in (written.get("score_and_rank") or []) if r]
+    # Indexed up to its length: iterating the mapped outputs reads one past the end and logs
+    # an "XCom not found" error.
+    mapped = written.get("score_and_rank") or []
+    results = [r for r in (mapped[i] for i in range(len(mapped))) if r]
     with warehouse() as conn:
         if opened["run_job_id"]:
             pipeline.finish_run_job(conn, opened["run_job_id"], day=date.fromisoformat(opened["day"]),
