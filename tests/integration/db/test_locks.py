@@ -17,6 +17,7 @@ from agent_warehouse import SQL_DIR, settings
 from agent_warehouse.db import connect
 from agent_warehouse.rollups import hourly
 from support import HOUR
+from support.roles import as_role, refused
 from tools.synthetic import insert_runs, make_runs
 
 OLD_DAY = datetime(2026, 2, 1, tzinfo=UTC)
@@ -27,26 +28,6 @@ def sqlstate(exc: BaseException) -> str | None:
     return getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
 
 
-def as_job():
-    conn = connect()
-    with conn.cursor() as cur:
-        cur.execute("SET ROLE agent_warehouse_job")
-    conn.commit()
-    return conn
-
-
-def refused(conn, statement: str, params=None) -> bool:
-    """True when the server refuses ``statement`` for lack of privilege (or a policy)."""
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-    except Exception as exc:
-        conn.rollback()
-        if sqlstate(exc) == "42501":
-            return True
-        raise
-    conn.commit()
-    return False
 
 
 def one(conn, statement: str, params=None):
@@ -167,7 +148,7 @@ def load_dirty_old_day(conn) -> datetime:
 
 def test_job_role_cannot_write_retention_state_or_the_logs(wh):
     hour = load_dirty_old_day(wh)
-    job = as_job()
+    job = as_role("agent_warehouse_job")
     try:
         for statement in (
             "INSERT INTO ops.retention_state (id, raw_kept_from) VALUES (true, '2030-01-01')",
@@ -245,7 +226,7 @@ def test_expired_default_rows_leave_in_small_batches(wh, monkeypatch):
     insert_runs(wh, rows)  # no partition: the default partition
     hourly.rollup_hour(wh, OLD_DAY + 4 * HOUR)
     monkeypatch.setattr(cleanup, "DEFAULT_ROWS_BATCH", 7)
-    job = as_job()
+    job = as_role("agent_warehouse_job")
     try:
         dropped = cleanup.drop_expired_raw(job, (OLD_DAY + timedelta(days=1)).date())
     finally:

@@ -9,14 +9,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 
 from agent_warehouse import settings
-from agent_warehouse.db import audit, connect
+from agent_warehouse.db import audit
 from agent_warehouse.rollups import hourly, views
 from support import HOUR
 from support.oracle import metrics, percentile_cont
+from support.roles import as_role, refused
 from support.runs import run_dag
 from tools.synthetic import insert_runs, make_runs
 
@@ -24,24 +24,6 @@ DAG_IDS = ("hourly_rollup", "cleanup_old_data", "refresh_materialized_views")
 OLD_HOUR = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
-def as_role(role: str):
-    conn = connect()
-    with conn.cursor() as cur:
-        cur.execute(f"SET ROLE {role}")  # a constant of this file, not input
-    conn.commit()
-    return conn
-
-
-def refused(conn, statement: str, params=None) -> bool:
-    """True when the server refuses ``statement`` for lack of privilege."""
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-    except psycopg.errors.InsufficientPrivilege:
-        conn.rollback()
-        return True
-    conn.rollback()
-    return False
 
 
 # ------------------------------------------------------------------------ roles

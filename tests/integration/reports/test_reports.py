@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from agent_warehouse.rollups import periods
+from support.checks import fetch
 from support.oracle import percentile_cont
 from support.runs import run_dag
 from tools.synthetic import insert_runs, make_runs
@@ -23,14 +24,6 @@ DAY = date(2026, 1, 7)
 
 def midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def fetch(conn, query, params=()):
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        rows = cur.fetchall()
-    conn.commit()
-    return rows
 
 
 @pytest.fixture()
