@@ -119,14 +119,25 @@ def statements(name: str | Path) -> tuple[str, ...]:
     return tuple(DbApiHook.split_sql_string(sql(name)))
 
 
-def run_script(conn: psycopg.Connection, name: str | Path, params: dict[str, Any]) -> list[tuple]:
-    """Run an SQL file statement by statement in one transaction; return the last result."""
-    rows: list[tuple] = []
+def run_script_results(conn: psycopg.Connection, name: str | Path,
+                       params: dict[str, Any]) -> list[tuple[tuple[str, ...], list[tuple]]]:
+    """Run an SQL file statement by statement in one transaction; every statement's result
+    as (column names, rows), both empty for a statement that returns none."""
+    results: list[tuple[tuple[str, ...], list[tuple]]] = []
     with transaction(conn) as cur:
         for statement in statements(name):
             cur.execute(statement, params)
-            rows = cur.fetchall() if cur.description else []
-    return rows
+            if cur.description:
+                results.append((tuple(c.name for c in cur.description), cur.fetchall()))
+            else:
+                results.append(((), []))
+    return results
+
+
+def run_script(conn: psycopg.Connection, name: str | Path, params: dict[str, Any]) -> list[tuple]:
+    """Run an SQL file statement by statement in one transaction; return the last result."""
+    results = run_script_results(conn, name, params)
+    return results[-1][1] if results else []
 
 
 @contextmanager

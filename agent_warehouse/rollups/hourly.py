@@ -6,30 +6,23 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent_warehouse.db import sql, statements, transaction
+from agent_warehouse.db import run_script_results, sql, transaction
 
 HOUR = timedelta(hours=1)
 log = logging.getLogger(__name__)
 
 
 def run_guarded(conn: Any, name: str, params: dict[str, Any]) -> tuple[list[tuple], str | None]:
-    """Run a rollup script (hour, day or week) statement by statement in one transaction.
+    """Run a rollup script (hour, day or week) in one transaction (``db.run_script``).
 
     Returns its last result and, when the period is past retention, the message of its
     guard (the ``past_retention`` column; the script then changed nothing), logged here.
     """
-    rows: list[tuple] = []
-    kept = None
-    with transaction(conn) as cur:
-        for statement in statements(name):
-            cur.execute(statement, params)
-            if cur.description:
-                rows = cur.fetchall()
-                if cur.description[0].name == "past_retention":
-                    kept = rows[0][0]
+    results = run_script_results(conn, name, params)
+    kept = next((rows[0][0] for columns, rows in results if columns[:1] == ("past_retention",)), None)
     if kept:
         log.info("%s", kept)
-    return rows, kept
+    return results[-1][1], kept
 
 
 def rollup_hour(conn: Any, start: datetime) -> dict[str, Any]:
