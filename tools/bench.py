@@ -279,8 +279,13 @@ def scale(conn: Any) -> dict[str, Any]:
 
 
 def mv_refresh(conn: Any, refresh: Callable[[Any], Any]) -> dict[str, Any]:
-    """The dashboard views refreshed over rollup rows inside their windows (the last MV_DAYS days)."""
+    """The dashboard views refreshed over rollup rows inside their windows (the last MV_DAYS days),
+    with the daily rollups of those days done, as the daily DAG leaves them."""
     run_script(conn, TOOLS_SQL / "bench/mv_rollups.sql", {"workspaces": WORKSPACES, "days": MV_DAYS, "users": 5})
+    # As in production, the daily runs have rolled up every whole day before today (untimed).
+    today = datetime.now(UTC).date()
+    for n in range(1, 32):
+        periods.rollup_day(conn, today - timedelta(days=n))
     conn.autocommit = True
     execute(conn, "ANALYZE analytics.execution_metrics_hourly, analytics.runtime_sketch_hourly, "
                   "analytics.user_activity_hourly")
