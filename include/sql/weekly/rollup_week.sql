@@ -21,28 +21,27 @@ ON CONFLICT (grain, period) DO NOTHING;
 
 -- The week's runtime sketch: the bucket-wise sum of its seven daily sketches.
 CREATE TEMP TABLE week_runtime_sketch ON COMMIT DROP AS
-WITH days AS (
-    SELECT workspace_id, bucket_keys, bucket_counts
-    FROM analytics.runtime_sketch_daily
-    WHERE day >= %(week)s::date AND day < %(week)s::date + 7
-), buckets AS (
-    SELECT d.workspace_id, b.k, sum(b.c)::bigint AS c
-    FROM days d CROSS JOIN LATERAL unnest(d.bucket_keys, d.bucket_counts) b(k, c)
-    GROUP BY 1, 2
-), totals AS (
+WITH totals AS (
     SELECT workspace_id, sum(runtime_count)::bigint AS runtime_count,
            sum(runtime_sum ORDER BY day) AS runtime_sum
     FROM analytics.runtime_sketch_daily
     WHERE day >= %(week)s::date AND day < %(week)s::date + 7
     GROUP BY workspace_id
-), sketch AS (
-    SELECT t.workspace_id, t.runtime_count, t.runtime_sum,
-           array_agg(b.k ORDER BY b.k) AS bucket_keys, array_agg(b.c ORDER BY b.k) AS bucket_counts
-    FROM totals t JOIN buckets b USING (workspace_id)
-    GROUP BY t.workspace_id, t.runtime_count, t.runtime_sum
 )
-SELECT workspace_id, runtime_count, runtime_sum, bucket_keys, bucket_counts
-FROM sketch;
+SELECT t.workspace_id, t.runtime_count, t.runtime_sum, m.bucket_keys, m.bucket_counts
+FROM totals t
+CROSS JOIN LATERAL (  -- noqa: ST05 (per workspace: a CTE cannot be lateral)
+    -- One workspace at a time, as for the day (rollup_day.sql).
+    SELECT array_agg(g.k ORDER BY g.k) AS bucket_keys, array_agg(g.c ORDER BY g.k) AS bucket_counts
+    FROM (  -- noqa: ST05
+        SELECT b.k, sum(b.c)::bigint AS c
+        FROM analytics.runtime_sketch_daily d
+        CROSS JOIN LATERAL unnest(d.bucket_keys, d.bucket_counts) b(k, c)
+        WHERE d.workspace_id = t.workspace_id
+          AND d.day >= %(week)s::date AND d.day < %(week)s::date + 7
+        GROUP BY b.k
+    ) g
+) m;
 
 SELECT ops.sync_period('analytics.runtime_sketch_weekly', 'week_runtime_sketch', 'week_start', %(week)s::date,
     ARRAY['workspace_id'], ARRAY['runtime_count', 'runtime_sum', 'bucket_keys', 'bucket_counts']);
