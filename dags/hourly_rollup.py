@@ -10,6 +10,9 @@ Writes `analytics.execution_metrics_hourly`, `analytics.runtime_sketch_hourly` (
 for the daily and weekly rollups), `analytics.user_activity_hourly`,
 `analytics.workspace_activity_hourly` and `ops.rejected_runs_hourly` (declared as Assets).
 Each hour is one transaction; rerunning an hour gives the same rows.
+The dashboard views are refreshed by `refresh_materialized_views` every 15 minutes, not
+here: a backfill of many hours would refresh them once per hour, each refresh waiting on
+the last.
 Beside the rollup, `ingest_signals` ingests the hour's company signals (docs/signals.md);
 a signal provider's failure is recorded there and never fails this run.
 
@@ -70,16 +73,6 @@ def hourly_rollup() -> None:
                             "bad_rows_repaired": sum(r["bad_rows"] for r in repaired)}}
 
     @task(multiple_outputs=False)
-    def refresh_views() -> Written:
-        """Refresh the dashboard materialized views with the new hour (CONCURRENTLY)."""
-        from agent_warehouse.db import warehouse
-        from agent_warehouse.rollups import views
-
-        with warehouse() as conn:
-            seconds = views.refresh(conn)
-        return {"rows_written": 0, "details": {"refresh_seconds": seconds}}
-
-    @task(multiple_outputs=False)
     def ingest_signals(data_interval_start=None) -> dict:
         """Granular mode of the signal job: this hour's provider signals (docs/signals.md).
         Beside the rollup, not before it; provider failures are recorded, never raised."""
@@ -104,10 +97,9 @@ def hourly_rollup() -> None:
             outlets=HOURLY_TABLES,
         )
         repaired = repair_changed_hours()
-        views = refresh_views()
-        chain(ensure_partitions_task(), rollup_hour, repaired, views)
+        chain(ensure_partitions_task(), rollup_hour, repaired)
         ingest_signals()
-        run.record(rollup_hour.output, repaired, views)
+        run.record(rollup_hour.output, repaired)
 
 
 hourly_rollup()

@@ -40,7 +40,6 @@ FAILURES: dict[str, dict[str, tuple[str, str]]] = {
         "ensure_partitions": ("operator_sql", "SELECT ops.no_such_function()"),
         "rollup_hour": ("sql", "user_activity_hourly"),
         "repair_changed_hours": ("call", "agent_warehouse.rollups.hourly:repair"),
-        "refresh_views": ("call", "agent_warehouse.rollups.views:refresh"),
         "ingest_signals": ("call", "agent_warehouse.signals.pipeline:ingest_hour"),
     },
     "daily_rollup": {
@@ -182,7 +181,7 @@ def test_run_state_audit_row_and_writes_agree(wh, dagbag, monkeypatch, fail_inse
                          "AND status IN ('queued', 'running')", (dag_id,)) == [(0,)]
     # 3. What was written: the period whole, or (its write failed) not at all.
     if dag_id == "hourly_rollup":
-        if failing in (None, "repair_changed_hours", "refresh_views", "ingest_signals"):
+        if failing in (None, "repair_changed_hours", "ingest_signals"):
             assert_exact(wh, H0)
         else:
             assert hourly_rows(wh, H0) == []
