@@ -148,7 +148,11 @@ def run(dsn: str, first_hour: datetime, runs: int, rows_per_hour: int, workspace
         sql_seconds, task_seconds = _meta(
             "SELECT sum(duration) FILTER (WHERE task_id IN ('rollup_hour', 'repair_changed_hours')), "
             "sum(duration) FROM task_instance WHERE dag_id = 'hourly_rollup'")[0]
+        per_task = {task: round(float(avg), 3) for task, avg in _meta(
+            "SELECT task_id, avg(duration) FROM task_instance WHERE dag_id = 'hourly_rollup' "
+            "GROUP BY task_id ORDER BY 2 DESC")}
         return {"runs": runs, "seconds": seconds, "sql_seconds": float(sql_seconds),
+                "task_mean_s": per_task, "tasks": len(per_task) * runs,
                 "task_seconds": float(task_seconds), "first_to_last_run_s": float(last_end),
                 "rows_per_hour": rows_per_hour, "peak_task_rss_mb": peak / 1024,
                 "how": "airflow backfill create on api-server + dag-processor + scheduler (LocalExecutor, "
