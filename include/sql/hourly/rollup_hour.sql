@@ -69,7 +69,9 @@ FROM (SELECT workspace_id, user_id, status, credits_consumed, runtime_seconds,
                   ELSE trunc(runtime_seconds * 16777216.0::float8)::bigint END AS ticks
       FROM public.agent_runs
       WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
-        AND ops.agent_run_defect(status, runtime_seconds, credits_consumed) IS NULL) r
+        -- the same rows as agent_run_defect(...) IS NULL, in a form the planner can
+        -- estimate (migration 0019): the workers then aggregate before gathering
+        AND ops.agent_run_usable(status, runtime_seconds, credits_consumed)) r
 GROUP BY 1, 2;
 
 -- Per workspace: the runtime sketch (mergeable partials for the daily and weekly rollups),
@@ -122,7 +124,7 @@ WITH wanted AS (
     SELECT workspace_id, runtime_seconds AS v,
            below + row_number() OVER (PARTITION BY workspace_id, k ORDER BY runtime_seconds) - 1 AS rnk
     FROM reread
-    WHERE ops.agent_run_defect(status, runtime_seconds, credits_consumed) IS NULL
+    WHERE ops.agent_run_usable(status, runtime_seconds, credits_consumed)
 ), val AS (
     SELECT w.workspace_id, w.pos, w.rnk, coalesce(w.v, r.v) AS v
     FROM wanted w

@@ -89,3 +89,19 @@ def test_oracle_treats_infinities_as_bad():
     assert defect("completed", 1.0, Decimal("Infinity")) == "invalid_credits"
     assert defect("nope", INF, Decimal("NaN")) == "unknown_status"
     assert defect("failed", None, None) is None
+
+
+def test_usable_is_exactly_no_defect(wh):
+    """ops.agent_run_usable (the planner-friendly predicate of the hourly step, migration 0019)
+    accepts exactly the rows ops.agent_run_defect finds nothing wrong with, edge values too."""
+    statuses = [None, "completed", "failed", "queued", "running", "cancelled", "COMPLETED", "done", ""]
+    runtimes = [None, 0.0, -0.0, 1e-300, 5.5, 1e300, -1e-300, -5.5, INF, -INF, NAN]
+    credits = [None, "0", "-0", "0.0001", "12.5", "1e100", "-0.01", "-1e100", "Infinity", "-Infinity", "NaN"]
+    rows = fetch(wh, """
+        SELECT s, r, c::text, ops.agent_run_defect(s, r, c) IS NULL, ops.agent_run_usable(s, r, c) IS TRUE
+        FROM unnest(%s::text[]) s, unnest(%s::float8[]) r, unnest(%s::numeric[]) c""",
+        (statuses, runtimes, credits))
+    assert len(rows) == len(statuses) * len(runtimes) * len(credits)
+    assert [r for r in rows if r[3] != r[4]] == []
+    # and both agree with the oracle's definition
+    assert all(r[3] == (defect(r[0], r[1], None if r[2] is None else Decimal(r[2])) is None) for r in rows)
