@@ -124,6 +124,7 @@ def cleanup(conn: Any, today: date, retention: Retention) -> dict[str, Any]:
     repaired = make_current(conn, horizons["raw_kept_from"])
     dropped = drop_expired_raw(conn, horizons["raw_kept_from"])
     deleted = delete_expired_rollups(conn, horizons)
+    run_script(conn, "cleanup/analyze_raw.sql", {})
     return {"today": today.isoformat(), "retention": asdict(retention),
             **{k: v.isoformat() for k, v in horizons.items()},
             "hours_repaired": repaired, "dropped_partitions": dropped["partitions"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -283,3 +284,29 @@ def test_audit_row_has_run_type_and_trigger(wh, dagbag, monkeypatch, run_type):
     assert row[0] == run_type and row[2] == dr.run_id
     assert row[1] == dr.triggering_user_name
     assert set(row[3]["refresh_seconds"]) == set(settings.DASHBOARD_VIEWS)
+
+
+# ------------------------------------------------------------------ statistics
+def test_job_role_refreshes_the_raw_tables_pair_statistics(wh):
+    """Migration 0020: the (workspace, user) ndistinct statistics of agent_runs, built by an
+    ANALYZE of the parent that the job role runs through ops.analyze_agent_runs (the cleanup
+    does it daily); the hourly step's per-user pass is planned from them."""
+    workspaces = [str(uuid.uuid4()) for _ in range(4)]
+    insert_runs(wh, make_runs(random.Random(20), OLD_HOUR, 400, workspaces))
+    job = as_role("agent_warehouse_job")
+    try:
+        with job.cursor() as cur:  # a plain ANALYZE would skip the table: not its owner
+            cur.execute("SELECT ops.analyze_agent_runs()")
+        job.commit()
+    finally:
+        job.close()
+    with wh.cursor() as cur:
+        cur.execute("SELECT n_distinct FROM pg_stats_ext WHERE schemaname = 'public' "
+                    "AND statistics_name = 'agent_runs_workspace_user'")
+        rows = cur.fetchall()
+        cur.execute("SELECT count(DISTINCT (workspace_id, user_id)) FROM public.agent_runs")
+        (pairs,) = cur.fetchone()
+    wh.commit()
+    assert rows and rows[0][0] is not None
+    # pg_ndistinct as text, e.g. {"1, 2": 20}: exact at this size (every row is sampled)
+    assert re.findall(r":\s*(\d+)", rows[0][0]) == [str(pairs)], rows
