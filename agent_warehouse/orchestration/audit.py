@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypedDict
 
-from agent_warehouse.db import audit, warehouse
+from agent_warehouse.db import audit, sql, transaction, warehouse
 
 OPEN_TASK = "start_audit"
 CLOSE_TASK = "finish_audit"
@@ -106,6 +106,31 @@ class AuditScope:
             self.written[output.operator.task_id] = output
 
 
+def close_abandoned_rows(context: Any) -> list[int]:
+    """Rows of this DAG's other runs still open whose run Airflow has ended: their teardown
+    failed after its retries (the run's own state is right; the row was not). Each is closed
+    with the run's final state. Returns their ids."""
+    ti, dag_run = context["ti"], context["dag_run"]
+    closed = []
+    with warehouse() as conn:
+        with transaction(conn) as cur:
+            cur.execute(sql("audit/unclosed_rows.sql"), {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id})
+            open_rows = cur.fetchall()
+        for job_id, run_id in open_rows:
+            try:
+                state = ti.get_dagrun_state(dag_run.dag_id, run_id)
+            except Exception:  # a run Airflow does not know (yet): leave its row as it is
+                continue
+            state = getattr(state, "value", state)
+            if state not in ("success", "failed"):  # still queued or running
+                continue
+            with transaction(conn) as cur:
+                cur.execute(sql("audit/close_abandoned.sql"),
+                            {"id": job_id, "status": state, "closed_by": dag_run.run_id})
+            closed.append(job_id)
+    return closed
+
+
 @contextmanager
 def audited_run(
     job_type: str,
@@ -124,8 +149,12 @@ def audited_run(
 
     @task(task_id=OPEN_TASK, multiple_outputs=False)
     def start_audit() -> Any:
-        """Open the run's ops.job_runs row (setup: the teardown closes it)."""
-        return open_fn(job_type, get_current_context())
+        """Open the run's ops.job_runs row (setup: the teardown closes it), and close the
+        rows earlier runs left open."""
+        context = get_current_context()
+        opened = open_fn(job_type, context)
+        close_abandoned_rows(context)
+        return opened
 
     @task(task_id=CLOSE_TASK, multiple_outputs=False)
     def finish_audit(opened: Any, written: dict[str, Any]) -> str:

@@ -249,3 +249,21 @@ def test_rows_written_counts_writes_not_rows_present(wh, dagbag, monkeypatch, tm
     last = written("hourly_rollup")[-1]
     print(f"hourly rerun after deleting {gone} runs of one workspace: {last} rows written")
     assert last > 0
+
+
+def test_a_row_its_teardown_left_open_is_closed_by_the_next_run(wh, dagbag, monkeypatch):
+    """If finish_audit itself fails (after its retries), its run's state is still right but
+    the row stays 'running'; the next run's setup asks Airflow how that run ended and closes
+    the row with that state (and who closed it)."""
+    seed(wh, "hourly_rollup")
+    monkeypatch.setattr("agent_warehouse.db.audit.finish_job", injected)
+    first = run(dagbag, "hourly_rollup", monkeypatch)
+    monkeypatch.undo()
+    assert first.state == "success"  # a teardown's failure does not fail the run
+    assert fetch(wh, "SELECT status FROM ops.job_runs WHERE run_id = %s", (first.run_id,)) == [("running",)]
+
+    second = run(dagbag, "hourly_rollup", monkeypatch, run_at=RUN_AT + HOUR)
+    assert second.state == "success"
+    rows = fetch(wh, "SELECT run_id, status, error, details->>'closed_by_run' FROM ops.job_runs "
+                     "WHERE dag_id = 'hourly_rollup' ORDER BY id")
+    assert rows == [(first.run_id, "success", None, second.run_id), (second.run_id, "success", None, None)]
