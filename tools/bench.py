@@ -271,7 +271,11 @@ def main() -> None:
 
     results["mv_refresh"] = mv_refresh(conn, pairs["mv_refresh"])
     conn.close()
-    results["backfill_scheduler"] = backfill_scheduler(dsn)
+    try:  # the services can fail to start; keep every other figure of the run
+        results["backfill_scheduler"] = backfill_scheduler(dsn)
+    except Exception as exc:
+        results["backfill_scheduler"] = {"runs": 0, "seconds": None, "sql_seconds": None, "error": repr(exc)}
+        print(f"backfill_scheduler failed: {exc!r}")
     if results["backfill_scheduler"].get("runs") == 24:
         # The backfill's day (BACKFILL_ROWS runs/hour, rolled up by the scheduler's runs):
         # daily and weekly at that size too.
