@@ -34,7 +34,8 @@ WITH totals AS (
 )
 SELECT t.workspace_id, t.runtime_count, t.runtime_sum, m.bucket_keys, m.bucket_counts
 FROM totals t
-CROSS JOIN LATERAL (  -- noqa: ST05 (per workspace: a CTE cannot be lateral)
+-- A lateral subquery: one workspace at a time (a CTE cannot be lateral).
+CROSS JOIN LATERAL (  -- noqa: ST05
     SELECT array_agg(g.k ORDER BY g.k) AS bucket_keys, array_agg(g.c ORDER BY g.k) AS bucket_counts
     FROM (  -- noqa: ST05
         SELECT b.k, sum(b.c)::bigint AS c
