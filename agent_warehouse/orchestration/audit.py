@@ -15,12 +15,14 @@ before ``start_audit`` and leaves no row: the audit table is part of the schema 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypedDict
 
 from agent_warehouse.db import audit, sql, transaction, warehouse
 
+log = logging.getLogger(__name__)
 OPEN_TASK = "start_audit"
 CLOSE_TASK = "finish_audit"
 # States of a work task that make Airflow fail the run (a failed task's downstream tasks
@@ -153,7 +155,10 @@ def audited_run(
         rows earlier runs left open."""
         context = get_current_context()
         opened = open_fn(job_type, context)
-        close_abandoned_rows(context)
+        try:  # housekeeping for earlier runs: never a reason to fail this one
+            close_abandoned_rows(context)
+        except Exception:
+            log.warning("could not close the audit rows earlier runs left open", exc_info=True)
         return opened
 
     @task(task_id=CLOSE_TASK, multiple_outputs=False)
