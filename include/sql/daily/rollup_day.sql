@@ -21,31 +21,20 @@ INSERT INTO ops.periods_rolled_up (grain, period) VALUES ('day', %(day)s::date)
 ON CONFLICT (grain, period) DO NOTHING;
 
 -- The day's runtime sketch: the bucket-wise sum of its hourly sketches, merged one
--- workspace at a time (a small hash per workspace costs far less than one over every
--- (workspace, bucket) of the day: 0.87 s against 2.0 s at 1,000 workspaces).
+-- workspace at a time by ops.sketch_merge (migration 0021): 0.7 s against 2.0 s for one
+-- hash over every (workspace, bucket) of the day at 1,000 workspaces.
 CREATE TEMP TABLE day_runtime_sketch ON COMMIT DROP AS
-WITH totals AS (
+WITH hours AS (
     -- A fixed order: float sums depend on it, and reruns must give identical rows.
     SELECT workspace_id, sum(runtime_count)::bigint AS runtime_count,
-           sum(runtime_sum ORDER BY hour) AS runtime_sum
+           sum(runtime_sum ORDER BY hour) AS runtime_sum,
+           ops.sketch_merge(ops.array_concat_agg(bucket_keys), ops.array_concat_agg(bucket_counts)) AS m
     FROM analytics.runtime_sketch_hourly
     WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz
     GROUP BY workspace_id
 )
-SELECT t.workspace_id, t.runtime_count, t.runtime_sum, m.bucket_keys, m.bucket_counts
-FROM totals t
--- A lateral subquery: one workspace at a time (a CTE cannot be lateral).
-CROSS JOIN LATERAL (  -- noqa: ST05
-    SELECT array_agg(g.k ORDER BY g.k) AS bucket_keys, array_agg(g.c ORDER BY g.k) AS bucket_counts
-    FROM (  -- noqa: ST05
-        SELECT b.k, sum(b.c)::bigint AS c
-        FROM analytics.runtime_sketch_hourly h
-        CROSS JOIN LATERAL unnest(h.bucket_keys, h.bucket_counts) b(k, c)
-        WHERE h.workspace_id = t.workspace_id
-          AND h.hour >= %(start)s::timestamptz AND h.hour < %(end)s::timestamptz
-        GROUP BY b.k
-    ) g
-) m;
+SELECT workspace_id, runtime_count, runtime_sum, (m).bucket_keys, (m).bucket_counts
+FROM hours;
 
 SELECT ops.sync_period('analytics.runtime_sketch_daily', 'day_runtime_sketch', 'day', %(day)s::date,
     ARRAY['workspace_id'], ARRAY['runtime_count', 'runtime_sum', 'bucket_keys', 'bucket_counts']);

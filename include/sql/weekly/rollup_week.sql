@@ -19,30 +19,19 @@ DELETE FROM ops.rollup_invalidations WHERE grain = 'week' AND period = %(week)s:
 INSERT INTO ops.periods_rolled_up (grain, period) VALUES ('week', %(week)s::date)
 ON CONFLICT (grain, period) DO NOTHING;
 
--- The week's runtime sketch: the bucket-wise sum of its seven daily sketches.
+-- The week's runtime sketch: the bucket-wise sum of its seven daily sketches
+-- (ops.sketch_merge, as for the day).
 CREATE TEMP TABLE week_runtime_sketch ON COMMIT DROP AS
-WITH totals AS (
+WITH days AS (
     SELECT workspace_id, sum(runtime_count)::bigint AS runtime_count,
-           sum(runtime_sum ORDER BY day) AS runtime_sum
+           sum(runtime_sum ORDER BY day) AS runtime_sum,
+           ops.sketch_merge(ops.array_concat_agg(bucket_keys), ops.array_concat_agg(bucket_counts)) AS m
     FROM analytics.runtime_sketch_daily
     WHERE day >= %(week)s::date AND day < %(week)s::date + 7
     GROUP BY workspace_id
 )
-SELECT t.workspace_id, t.runtime_count, t.runtime_sum, m.bucket_keys, m.bucket_counts
-FROM totals t
--- A lateral subquery: one workspace at a time (a CTE cannot be lateral).
-CROSS JOIN LATERAL (  -- noqa: ST05
-    -- One workspace at a time, as for the day (rollup_day.sql).
-    SELECT array_agg(g.k ORDER BY g.k) AS bucket_keys, array_agg(g.c ORDER BY g.k) AS bucket_counts
-    FROM (  -- noqa: ST05
-        SELECT b.k, sum(b.c)::bigint AS c
-        FROM analytics.runtime_sketch_daily d
-        CROSS JOIN LATERAL unnest(d.bucket_keys, d.bucket_counts) b(k, c)
-        WHERE d.workspace_id = t.workspace_id
-          AND d.day >= %(week)s::date AND d.day < %(week)s::date + 7
-        GROUP BY b.k
-    ) g
-) m;
+SELECT workspace_id, runtime_count, runtime_sum, (m).bucket_keys, (m).bucket_counts
+FROM days;
 
 SELECT ops.sync_period('analytics.runtime_sketch_weekly', 'week_runtime_sketch', 'week_start', %(week)s::date,
     ARRAY['workspace_id'], ARRAY['runtime_count', 'runtime_sum', 'bucket_keys', 'bucket_counts']);
