@@ -32,6 +32,16 @@ def index() -> FileResponse | HTMLResponse:
     return FileResponse(page, media_type="text/html")
 
 
+@app.get("/freshness", response_class=HTMLResponse)
+def freshness_page() -> HTMLResponse:
+    """How fresh every rollup table is and the week's reconciliation incidents (checks/)."""
+    from agent_warehouse.checks.freshness import render_page
+    from agent_warehouse.db import warehouse
+
+    with warehouse() as conn:
+        return HTMLResponse(render_page(conn))
+
+
 @app.get("/{name}", response_model=None)
 def report_page(name: str) -> FileResponse:
     page = Path(settings.REPORTS_DIR) / name

@@ -51,6 +51,10 @@ WITH horizon AS (
           WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
             AND EXISTS (SELECT 1 FROM raw_live)) r
     GROUP BY 1, 2
+), rejected AS (
+    SELECT workspace_id, hour, sum(row_count) AS rejected FROM ops.rejected_runs_hourly
+    WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz AND EXISTS (SELECT 1 FROM raw_live)
+    GROUP BY 1, 2
 ), rollup AS (
     SELECT coalesce(m.workspace_id, j.workspace_id) AS workspace_id, coalesce(m.hour, j.hour) AS hour,
            coalesce(m.total_executions, 0) AS accepted,
@@ -58,10 +62,7 @@ WITH horizon AS (
            coalesce(m.successful_executions, 0) AS successful, coalesce(m.failed_executions, 0) AS failed,
            coalesce(m.total_credits, 0) AS credits, m.avg_runtime, m.p95_runtime
     FROM (SELECT * FROM hours WHERE EXISTS (SELECT 1 FROM raw_live)) m
-    FULL JOIN (SELECT workspace_id, hour, sum(row_count) AS rejected FROM ops.rejected_runs_hourly
-               WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz
-                 AND EXISTS (SELECT 1 FROM raw_live)
-               GROUP BY 1, 2) j ON j.workspace_id = m.workspace_id AND j.hour = m.hour
+    FULL JOIN rejected j ON j.workspace_id = m.workspace_id AND j.hour = m.hour
 ), hour_pairs AS (
     SELECT coalesce(r.workspace_id, s.workspace_id) AS workspace_id, coalesce(r.hour, s.hour) AS hour,
            s.accepted AS s_accepted, r.accepted AS r_accepted, s.all_rows AS s_all, r.all_rows AS r_all,

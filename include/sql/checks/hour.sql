@@ -26,6 +26,10 @@ WITH live AS (
           WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
             AND EXISTS (SELECT 1 FROM live)) r
     GROUP BY workspace_id
+), rejected AS (
+    SELECT workspace_id, sum(row_count) AS rejected FROM ops.rejected_runs_hourly
+    WHERE hour = %(start)s::timestamptz AND EXISTS (SELECT 1 FROM live)
+    GROUP BY workspace_id
 ), rollup AS (
     SELECT coalesce(m.workspace_id, j.workspace_id) AS workspace_id,
            coalesce(m.total_executions, 0) AS accepted,
@@ -36,9 +40,7 @@ WITH live AS (
            m.avg_runtime, m.p95_runtime
     FROM (SELECT * FROM analytics.execution_metrics_hourly
           WHERE hour = %(start)s::timestamptz AND EXISTS (SELECT 1 FROM live)) m
-    FULL JOIN (SELECT workspace_id, sum(row_count) AS rejected FROM ops.rejected_runs_hourly
-               WHERE hour = %(start)s::timestamptz AND EXISTS (SELECT 1 FROM live)
-               GROUP BY workspace_id) j ON j.workspace_id = m.workspace_id
+    FULL JOIN rejected j ON j.workspace_id = m.workspace_id
 ), pairs AS (
     SELECT coalesce(r.workspace_id, s.workspace_id) AS workspace_id,
            s.accepted AS s_accepted, r.accepted AS r_accepted, s.all_rows AS s_all, r.all_rows AS r_all,
