@@ -29,34 +29,36 @@ from airflow.sdk import DAG, Param, dag, task
 from agent_warehouse import SQL_DIR, settings
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, ensure_partitions_task
+from agent_warehouse.orchestration.tasks import check_schema_task, default_args, ensure_partitions_task
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 
 def build() -> DAG:
-    """The ``cleanup_old_data`` DAG; a DAG file calls this and keeps the result in its globals."""
+    """The ``cleanup_old_data`` DAG under the settings as the environment holds them now; a DAG file
+    calls this and keeps the result in its globals."""
+    s = settings.current()
 
     @dag(
         dag_id="cleanup_old_data",
         schedule=ClosedPeriodTimetable("0 0 * * *", delay=timedelta(hours=3)),
-        start_date=settings.START_DATE,
-        catchup=True,
+        start_date=s.start_date,
+        catchup=s.catchup,
         max_active_runs=1,  # retention runs in day order, never two at once
-        max_active_tasks=settings.MAX_ACTIVE_TASKS,
-        default_args=DEFAULT_ARGS,
+        max_active_tasks=s.max_active_tasks,
+        default_args=default_args(s),
         template_searchpath=[str(SQL_DIR)],
-        deadline=deadline_alert("cleanup_old_data", settings.CLEANUP_DEADLINE),
+        deadline=deadline_alert("cleanup_old_data", s.deadline("cleanup_old_data")),
         # Per-run overrides (trigger with conf); empty means the Airflow Variable
         # `agent_warehouse_retention` (JSON, same keys), then the settings.
         params={
             "raw_days": Param(None, type=["null", "integer"], minimum=1,
-                              description=f"Keep raw agent_runs this many days (default {settings.RAW_RETENTION_DAYS})"),
+                              description=f"Keep raw agent_runs this many days (default {s.raw_retention_days})"),
             "hourly_days": Param(None, type=["null", "integer"], minimum=1,
                                  description="Keep hourly rollups this many days (>= raw_days; default "
-                                             f"{settings.HOURLY_RETENTION_DAYS})"),
+                                             f"{s.hourly_retention_days})"),
             "job_runs_days": Param(None, type=["null", "integer"], minimum=1,
                                    description="Keep ops.job_runs rows this many days (default "
-                                               f"{settings.JOB_RUNS_RETENTION_DAYS})"),
+                                               f"{s.job_runs_retention_days})"),
         },
         doc_md=__doc__,
         tags=["retention", "daily", "warehouse"],

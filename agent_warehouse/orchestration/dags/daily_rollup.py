@@ -31,30 +31,33 @@ from airflow.sdk import DAG, dag, task
 from agent_warehouse import settings
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, table_asset
+from agent_warehouse.orchestration.tasks import check_schema_task, default_args, table_asset
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
-DAILY_TABLES = [table_asset(t) for t in ("execution_metrics_daily", "runtime_sketch_daily",
-                                         "user_activity_daily", "workspace_activity_daily")]
+DAILY_TABLES = ("execution_metrics_daily", "runtime_sketch_daily",
+                "user_activity_daily", "workspace_activity_daily")
 
 
 def build() -> DAG:
-    """The ``daily_rollup`` DAG; a DAG file calls this and keeps the result in its globals."""
+    """The ``daily_rollup`` DAG under the settings as the environment holds them now; a DAG file
+    calls this and keeps the result in its globals."""
+    s = settings.current()
+    daily_tables = [table_asset(t) for t in DAILY_TABLES]
 
     @dag(
         dag_id="daily_rollup",
         schedule=ClosedPeriodTimetable("0 0 * * *", delay=timedelta(hours=1)),
-        start_date=settings.START_DATE,
-        catchup=True,
-        max_active_runs=settings.MAX_ACTIVE_RUNS,
-        max_active_tasks=settings.MAX_ACTIVE_TASKS,
-        default_args=DEFAULT_ARGS,
-        deadline=deadline_alert("daily_rollup", settings.DAILY_DEADLINE),
+        start_date=s.start_date,
+        catchup=s.catchup,
+        max_active_runs=s.max_active_runs,
+        max_active_tasks=s.max_active_tasks,
+        default_args=default_args(s),
+        deadline=deadline_alert("daily_rollup", s.deadline("daily_rollup")),
         doc_md=__doc__,
         tags=["rollup", "daily", "warehouse"],
     )
     def daily_rollup() -> None:
-        @task(multiple_outputs=False, outlets=DAILY_TABLES)
+        @task(multiple_outputs=False, outlets=daily_tables)
         def rollup_days(data_interval_start=None) -> Written:
             """Hours up to date, then this day and every earlier changed day, one transaction each."""
             from agent_warehouse.orchestration.audit import counted

@@ -32,7 +32,7 @@ from airflow.sdk import DAG, Param, dag, task
 from agent_warehouse import settings
 from agent_warehouse.orchestration.audit import Outcome, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task
+from agent_warehouse.orchestration.tasks import check_schema_task, default_args
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -91,17 +91,19 @@ def close_rows(opened: dict[str, Any], written: dict[str, Any], outcome: Outcome
 
 
 def build() -> DAG:
-    """The ``daily_signal_aggregation`` DAG; a DAG file calls this and keeps the result in its globals."""
+    """The ``daily_signal_aggregation`` DAG under the settings as the environment holds them now; a DAG file
+    calls this and keeps the result in its globals."""
+    s = settings.current()
 
     @dag(
         dag_id="daily_signal_aggregation",
         schedule=ClosedPeriodTimetable("0 0 * * *", delay=timedelta(minutes=30)),
-        start_date=settings.START_DATE,
-        catchup=True,
-        max_active_runs=settings.MAX_ACTIVE_RUNS,
-        max_active_tasks=settings.MAX_ACTIVE_TASKS,
-        default_args=DEFAULT_ARGS,
-        deadline=deadline_alert("daily_signal_aggregation", timedelta(hours=1)),
+        start_date=s.start_date,
+        catchup=s.catchup,
+        max_active_runs=s.max_active_runs,
+        max_active_tasks=s.max_active_tasks,
+        default_args=default_args(s),
+        deadline=deadline_alert("daily_signal_aggregation", s.deadline("daily_signal_aggregation")),
         params={
             "workspace_id": Param(None, type=["null", "string"], pattern=UUID_PATTERN,
                                   description="Score only this workspace (null: every known workspace)"),

@@ -34,8 +34,8 @@ from agent_warehouse import SQL_DIR, settings
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
 from agent_warehouse.orchestration.tasks import (
-    DEFAULT_ARGS,
     check_schema_task,
+    default_args,
     ensure_partitions_task,
     sql_written,
     table_asset,
@@ -43,28 +43,31 @@ from agent_warehouse.orchestration.tasks import (
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 INTERVAL = {"start": "{{ data_interval_start }}", "end": "{{ data_interval_end }}"}
-HOURLY_TABLES = [table_asset(t) for t in ("execution_metrics_hourly", "runtime_sketch_hourly",
-                                          "user_activity_hourly", "workspace_activity_hourly")]
+HOURLY_TABLES = ("execution_metrics_hourly", "runtime_sketch_hourly",
+                 "user_activity_hourly", "workspace_activity_hourly")
 
 
 def build() -> DAG:
-    """The ``hourly_rollup`` DAG; a DAG file calls this and keeps the result in its globals."""
+    """The ``hourly_rollup`` DAG under the settings as the environment holds them now; a DAG file
+    calls this and keeps the result in its globals."""
+    s = settings.current()
+    hourly_tables = [table_asset(t) for t in HOURLY_TABLES]
 
     @dag(
         dag_id="hourly_rollup",
         schedule=ClosedPeriodTimetable("0 * * * *", delay=timedelta(minutes=5)),
-        start_date=settings.START_DATE,
-        catchup=settings.CATCHUP,
-        max_active_runs=settings.MAX_ACTIVE_RUNS,
-        max_active_tasks=settings.MAX_ACTIVE_TASKS,
-        default_args=DEFAULT_ARGS,
+        start_date=s.start_date,
+        catchup=s.catchup,
+        max_active_runs=s.max_active_runs,
+        max_active_tasks=s.max_active_tasks,
+        default_args=default_args(s),
         template_searchpath=[str(SQL_DIR)],
-        deadline=deadline_alert("hourly_rollup", settings.HOURLY_DEADLINE),
+        deadline=deadline_alert("hourly_rollup", s.deadline("hourly_rollup")),
         doc_md=__doc__,
         tags=["rollup", "hourly", "warehouse"],
     )
     def hourly_rollup() -> None:
-        @task(multiple_outputs=False, outlets=HOURLY_TABLES)
+        @task(multiple_outputs=False, outlets=hourly_tables)
         def repair_changed_hours(data_interval_start=None) -> Written:
             """Re-roll every earlier hour named in the invalidation log, one transaction each."""
             from agent_warehouse.orchestration.audit import counted
@@ -96,8 +99,8 @@ def build() -> DAG:
                 return_last=True,
                 output_processor=sql_written,
                 # Logs the guard's notice when the hour is past retention and kept (docs/retention.md).
-                hook_params={**settings.hook_params(), "enable_log_db_messages": True},
-                outlets=HOURLY_TABLES,
+                hook_params={**s.hook_params(), "enable_log_db_messages": True},
+                outlets=hourly_tables,
             )
             repaired = repair_changed_hours()
             chain(ensure_partitions_task(), rollup_hour, repaired)

@@ -22,24 +22,26 @@ from airflow.sdk import DAG, dag, task
 from agent_warehouse import settings
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import DEFAULT_ARGS
+from agent_warehouse.orchestration.tasks import default_args
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 
 def build() -> DAG:
-    """The ``refresh_materialized_views`` DAG; a DAG file calls this and keeps the result in its globals."""
+    """The ``refresh_materialized_views`` DAG under the settings as the environment holds them now; a DAG file
+    calls this and keeps the result in its globals."""
+    s = settings.current()
 
     @dag(
         dag_id="refresh_materialized_views",
         schedule=ClosedPeriodTimetable("*/15 * * * *"),
-        start_date=settings.START_DATE,
+        start_date=s.start_date,
         # A refresh rebuilds the current contents: a missed quarter hour needs no run of its own,
         # and catching up since START_DATE would queue thousands of identical refreshes.
         catchup=False,
         max_active_runs=1,
         max_active_tasks=1,
-        default_args={**DEFAULT_ARGS, "execution_timeout": settings.REFRESH_EXECUTION_TIMEOUT},
-        deadline=deadline_alert("refresh_materialized_views", settings.REFRESH_DEADLINE),
+        default_args={**default_args(s), "execution_timeout": s.refresh_execution_timeout},
+        deadline=deadline_alert("refresh_materialized_views", s.deadline("refresh_materialized_views")),
         doc_md=__doc__,
         tags=["views", "dashboards", "warehouse"],
     )

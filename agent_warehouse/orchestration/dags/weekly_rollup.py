@@ -26,30 +26,33 @@ from airflow.sdk import DAG, dag, task
 from agent_warehouse import settings
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import DEFAULT_ARGS, check_schema_task, table_asset
+from agent_warehouse.orchestration.tasks import check_schema_task, default_args, table_asset
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
-WEEKLY_TABLES = [table_asset(t) for t in ("execution_metrics_weekly", "runtime_sketch_weekly",
-                                          "workspace_activity_weekly")]
+WEEKLY_TABLES = ("execution_metrics_weekly", "runtime_sketch_weekly",
+                 "workspace_activity_weekly")
 
 
 def build() -> DAG:
-    """The ``weekly_rollup`` DAG; a DAG file calls this and keeps the result in its globals."""
+    """The ``weekly_rollup`` DAG under the settings as the environment holds them now; a DAG file
+    calls this and keeps the result in its globals."""
+    s = settings.current()
+    weekly_tables = [table_asset(t) for t in WEEKLY_TABLES]
 
     @dag(
         dag_id="weekly_rollup",
         schedule=ClosedPeriodTimetable("0 0 * * 1", delay=timedelta(hours=2)),
-        start_date=settings.START_DATE,
-        catchup=True,
-        max_active_runs=settings.MAX_ACTIVE_RUNS,
-        max_active_tasks=settings.MAX_ACTIVE_TASKS,
-        default_args=DEFAULT_ARGS,
-        deadline=deadline_alert("weekly_rollup", settings.WEEKLY_DEADLINE),
+        start_date=s.start_date,
+        catchup=s.catchup,
+        max_active_runs=s.max_active_runs,
+        max_active_tasks=s.max_active_tasks,
+        default_args=default_args(s),
+        deadline=deadline_alert("weekly_rollup", s.deadline("weekly_rollup")),
         doc_md=__doc__,
         tags=["rollup", "weekly", "warehouse"],
     )
     def weekly_rollup() -> None:
-        @task(multiple_outputs=False, outlets=WEEKLY_TABLES)
+        @task(multiple_outputs=False, outlets=weekly_tables)
         def rollup_weeks(data_interval_start=None) -> Written:
             """Hours and days up to date, then this week and every earlier changed week."""
             from agent_warehouse.orchestration.audit import counted
