@@ -29,6 +29,7 @@ from datetime import timedelta
 from airflow.sdk import DAG, dag, task
 
 from agent_warehouse import settings
+from agent_warehouse.checks.tasks import anomalies_task, reconcile_task
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
 from agent_warehouse.orchestration.tasks import check_schema_task, default_args, table_asset
@@ -108,7 +109,11 @@ def build() -> DAG:
             health = score_health(rolled)
             report = write_report()
             health >> report
+            # self-checks (agent_warehouse/checks): before the report, which lists what they found
+            checked = reconcile_task(rolled)
+            checked >> anomalies_task("day") >> report
+            checked >> health
             signals_derive_and_score()  # beside the rollup: a signal failure shows on its own
-            run.record(rolled, health, report)
+            run.record(rolled, health, report, checked)
 
     return daily_rollup()

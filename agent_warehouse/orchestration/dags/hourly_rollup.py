@@ -31,6 +31,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, chain, dag, task
 
 from agent_warehouse import SQL_DIR, settings
+from agent_warehouse.checks.tasks import anomalies_task, reconcile_task
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
 from agent_warehouse.orchestration.tasks import (
@@ -105,6 +106,9 @@ def build() -> DAG:
             repaired = repair_changed_hours()
             chain(ensure_partitions_task(), rollup_hour, repaired)
             ingest_signals()
-            run.record(rollup_hour.output, repaired)
+            # self-checks (agent_warehouse/checks): the hours written against their raw rows, then anomalies
+            checked = reconcile_task(rollup_hour.output, repaired)
+            checked >> anomalies_task("hour")
+            run.record(rollup_hour.output, repaired, checked)
 
     return hourly_rollup()

@@ -24,6 +24,7 @@ from datetime import timedelta
 from airflow.sdk import DAG, dag, task
 
 from agent_warehouse import settings
+from agent_warehouse.checks.tasks import reconcile_task
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
 from agent_warehouse.orchestration.tasks import check_schema_task, default_args, table_asset
@@ -66,6 +67,7 @@ def build() -> DAG:
                                 "hours_rolled_up": rolled["hours_rolled_up"]}}
 
         with audited_run("weekly_rollup", after=check_schema_task()) as run:
-            run.record(rollup_weeks())
+            rolled = rollup_weeks()
+            run.record(rolled, reconcile_task(rolled))  # self-check: agent_warehouse/checks
 
     return weekly_rollup()
