@@ -70,9 +70,14 @@ def check_hour(conn: Any, hour: datetime) -> list[Difference]:
     return _fetch(conn, "checks/hour.sql", {"start": hour, "end": hour + HOUR})
 
 
-def check_day(conn: Any, day: date) -> list[Difference]:
+def check_day(conn: Any, day: date, raw: bool | None = None) -> list[Difference]:
+    """The day against its hourly rows and, unless ``raw`` is False (default: the setting
+    ``AGENT_WAREHOUSE_RECONCILE_DAY_RAW``), its hourly rows against the raw rows."""
+    from agent_warehouse.checks.settings import reconcile_settings
+
     start = _midnight(day)
-    return _fetch(conn, "checks/day.sql", {"day": day, "start": start, "end": start + DAY})
+    raw = reconcile_settings().day_raw if raw is None else raw
+    return _fetch(conn, "checks/day.sql", {"day": day, "start": start, "end": start + DAY, "raw": raw})
 
 
 def check_week(conn: Any, week_start: date) -> list[Difference]:

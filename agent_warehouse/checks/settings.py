@@ -43,3 +43,20 @@ class AnomalySettings(BaseSettings):
 def anomaly_settings() -> AnomalySettings:
     """Read at each use (cheap), so a changed environment needs no restart of a worker."""
     return AnomalySettings()
+
+
+class ReconcileSettings(BaseSettings):
+    """``AGENT_WAREHOUSE_RECONCILE_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_WAREHOUSE_RECONCILE_", extra="ignore", frozen=True)
+
+    # The daily check reads the day's raw rows (while kept) to catch hourly rows gone wrong
+    # after their hour was written and checked. One scan of the day, but it aggregates every
+    # raw row: at 200,000 runs an hour about ten times the day's rollup from its partials
+    # (README, "What it checks"). Off: the day is checked against its hourly rows only; each
+    # hour is still checked against its raw rows by the run that writes it.
+    day_raw: bool = True
+
+
+def reconcile_settings() -> ReconcileSettings:
+    return ReconcileSettings()

@@ -45,9 +45,11 @@ def build_report(conn: Any, day: date) -> dict[str, Any]:
                  for h, ex, failed in cur.fetchall()]
         cur.execute(sql("reports/credits_by_workspace.sql"), {"day": day, "limit": TOP_CREDITS})
         credits = [{"workspace_id": w, "credits": c, "executions": ex} for w, c, ex in cur.fetchall()]
+    from agent_warehouse.checks.report import day_checks  # the self-checks' own section
+
     return {"day": day.isoformat(), "window_start": first.isoformat(), "series": series,
             "today": series[-1], "movers": movers, "health_bands": bands, "hours": hours,
-            "credits_by_workspace": credits}
+            "credits_by_workspace": credits, "checks": day_checks(conn, day)}
 
 
 def line_chart(title: str, points: list[tuple[str, float | None]], fmt: str = "{:,.0f}",

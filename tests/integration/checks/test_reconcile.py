@@ -71,7 +71,9 @@ def cleanup_triggers(wh):
     wh.commit()
 
 
-def test_daily_run_finds_a_corrupted_hourly_row_and_rerolls_its_hour(wh, dagbag, day_of_runs, monkeypatch):
+def test_daily_run_finds_a_corrupted_hourly_row_and_rerolls_its_hour(wh, dagbag, day_of_runs, monkeypatch,
+                                                                    tmp_path):
+    monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
     assert run_dag(dagbag, "daily_rollup", DAILY_RUN_AT, monkeypatch).state == "success"
     assert incidents(wh) == []  # a clean day: nothing found
     with wh.cursor() as cur:  # as a bug would: one hourly row wrong in two columns
@@ -91,6 +93,11 @@ def test_daily_run_finds_a_corrupted_hourly_row_and_rerolls_its_hour(wh, dagbag,
                    "workspace_activity_daily")
     details = fetch(wh, "SELECT details FROM ops.job_runs WHERE dag_id = 'daily_rollup' ORDER BY id DESC LIMIT 1")[0][0]
     assert details["incidents"] and details["days_checked"] == 1
+    # The day's report lists it, in its own section.
+    page = (tmp_path / "daily-2026-01-05.html").read_text()
+    section = page[page.index('<section id="checks">'):page.index("</section>")]
+    assert 'id="incidents"' in section and "hour 2026-01-05T09:00Z" in section and "repaired" in section
+    assert 'id="no-anomalies"' in section
 
 
 def test_hourly_run_finds_its_own_wrong_write_and_rerolls_it(wh, dagbag, day_of_runs, monkeypatch,
@@ -137,3 +144,23 @@ def test_a_corruption_rerolling_cannot_fix_fails_the_run_naming_the_period(wh, d
     assert "reconcile" in message and "hour 2026-01-05T09:00:00+00:00 of analytics.execution_metrics_hourly" in message
     assert "still differs from its source after a re-roll" in message and "total_credits" in message
     assert "look for triggers" in message
+
+
+def test_without_the_days_raw_pass_the_day_is_checked_against_its_hours_only(wh, day_of_runs):
+    from agent_warehouse.checks.reconcile import check_day
+    from agent_warehouse.rollups import periods
+
+    periods.daily(wh, DAY)
+    with wh.cursor() as cur:
+        cur.execute("UPDATE analytics.execution_metrics_hourly SET total_credits = total_credits + 5 "
+                    "WHERE hour = %s AND workspace_id = %s", (H9, day_of_runs[0]))
+    wh.commit()
+    periods.daily(wh, DAY)  # the day now sums the wrong hour: only the raw rows disagree
+    assert [(d.grain, d.period, d.column_name) for d in check_day(wh, DAY)] == [("hour", H9, "total_credits")]
+    assert check_day(wh, DAY, raw=False) == []
+    with wh.cursor() as cur:
+        cur.execute("UPDATE analytics.execution_metrics_daily SET total_executions = total_executions + 1 "
+                    "WHERE day = %s AND workspace_id = %s", (DAY, day_of_runs[1]))
+    wh.commit()
+    assert [(d.grain, d.table_name, d.column_name) for d in check_day(wh, DAY, raw=False)] == [
+        ("day", "analytics.execution_metrics_daily", "total_executions")]

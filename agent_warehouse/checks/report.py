@@ -1,0 +1,28 @@
+"""The self-checks' section of the daily report: the day's reconciliation incidents and
+workspace anomalies (``reports/daily.py`` adds it under ``checks``; the template
+``checks_section.html.j2`` draws it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from agent_warehouse.checks.anomalies import day_anomalies
+from agent_warehouse.db import sql, transaction
+
+LIMIT = 50
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def day_checks(conn: Any, day: date) -> dict[str, Any]:
+    """JSON-ready: the incidents about the day's periods and the day's flagged workspace-hours."""
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    with transaction(conn) as cur:
+        cur.execute(sql("checks/day_incidents.sql"), {"start": start, "end": start + timedelta(days=1), "limit": LIMIT})
+        incidents = [{"id": i, "found_at": _iso(found), "grain": g, "period": _iso(p), "table": t,
+                      "what_differed": what, "outcome": outcome, "dag_id": dag_id, "run_id": run_id}
+                     for i, found, g, p, t, what, outcome, dag_id, run_id in cur.fetchall()]
+    return {"incidents": incidents, "anomalies": day_anomalies(conn, day, LIMIT)}
