@@ -1,13 +1,28 @@
 """Agent warehouse: the importable code behind the rollup and signal DAGs.
 
-DAG files stay thin and import from here. The SQL is not Python: it lives in
-``include/sql`` beside the DAGs, found through one setting, ``AGENT_WAREHOUSE_SQL_DIR``
-(default: the checkout's ``include/sql``). A worker image that installs the package
-elsewhere ships ``include/sql`` with the DAGs and points the setting at it.
+The DAGs themselves are built here (``agent_warehouse.orchestration.dags``); a deployment's
+DAGs folder holds one short file per DAG that calls the factory. The SQL files are package
+data: the package ``agent_warehouse.sql``, mapped by ``pyproject.toml`` to the repository's
+``include/sql``, read through ``importlib.resources``. ``AGENT_WAREHOUSE_SQL_DIR`` overrides
+the folder (a deployment testing changed SQL without rebuilding the wheel).
 """
 
 import os
+from importlib import resources
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = Path(os.environ.get("AGENT_WAREHOUSE_SQL_DIR") or PROJECT_ROOT / "include" / "sql")
+
+
+def _sql_dir() -> Path:
+    override = os.environ.get("AGENT_WAREHOUSE_SQL_DIR")
+    if override:
+        return Path(override)
+    try:
+        # A filesystem path, not just a Traversable: Airflow's template_searchpath needs a folder.
+        return Path(str(resources.files("agent_warehouse.sql")))
+    except ModuleNotFoundError:  # a source checkout on sys.path, never installed
+        return PROJECT_ROOT / "include" / "sql"
+
+
+SQL_DIR = _sql_dir()

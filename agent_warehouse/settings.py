@@ -1,21 +1,40 @@
-"""Every operational setting of the package, in one typed object.
+"""Every operational setting of the package, in one typed object, read one way.
 
 :class:`Settings` reads ``AGENT_WAREHOUSE_<NAME>`` from the environment (pydantic-settings,
 so ``AGENT_WAREHOUSE_RETRIES=abc`` fails with the variable's name instead of a bare
-``ValueError``). The module-level names below are that object's values at import, kept
-because DAG files and other modules import them. Nothing here touches a database, so DAG
-files may read these at parse time; nothing here reads ``sys.argv`` either: a DAG's shape
-depends on the environment only.
+``ValueError``). Code reads ``settings.current()``, the environment as it is now: the DAG
+factories call it when they build a DAG (at parse time), tasks when they run. Nothing here
+touches a database, and nothing reads ``sys.argv``: a DAG's shape depends on the
+environment only.
+
+The upper-case names of earlier versions (``settings.RETRIES``...) still resolve, through
+the same object at the moment they are read (``__getattr__`` below), for code written
+against them; new code calls ``current()``.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_warehouse import PROJECT_ROOT
+
+# Fixed names, not settings: the contract's connection id, the views the refresh DAG keeps.
+WAREHOUSE_CONN_ID = "warehouse"
+DASHBOARD_VIEWS = ("workspace_summary_30d", "workspace_leaderboard_7d")
+
+
+def _data_dir(name: str) -> str:
+    """A folder the package writes or reads files in: beside the checkout in this repository
+    (``make demo``), under ``$AIRFLOW_HOME/agent_warehouse`` where the wheel is installed."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return str(PROJECT_ROOT / name)
+    return str(Path(os.environ.get("AIRFLOW_HOME") or "~/airflow").expanduser() / "agent_warehouse" / name)
 
 
 class Settings(BaseSettings):
@@ -35,7 +54,13 @@ class Settings(BaseSettings):
     # Retries: at least 2, exponential backoff (Airflow does the waiting).
     retries: int = Field(2, ge=0)
     retry_delay_seconds: int = Field(30, ge=0)
+    max_retry_delay_minutes: int = Field(10, ge=1)
     execution_timeout_minutes: int = Field(30, ge=1)
+    # The refresh runs every 15 minutes: a refresh stuck longer is killed and retried.
+    refresh_execution_timeout_minutes: int = Field(2, ge=1)
+    # Airflow pool every task takes a slot from (bounded concurrent load on the warehouse),
+    # and its size where this project creates it (`make airflow-db`, the tests).
+    pool: str = Field("warehouse_writers", min_length=1)
 
     # Server-side limits, set on every warehouse session through the hook.
     statement_timeout_ms: int = Field(600_000, ge=0)
@@ -52,13 +77,16 @@ class Settings(BaseSettings):
     # type 'dict'"); the scheduler path works. Commands that run `dags test` set
     # AGENT_WAREHOUSE_DEADLINES=off; every scheduled deployment keeps them on.
     deadlines: bool = True
+    # Minutes after a run is queued (the seed's SLAs).
+    hourly_deadline_minutes: int = Field(5, ge=1)
     daily_deadline_minutes: int = Field(15, ge=1)
     weekly_deadline_minutes: int = Field(30, ge=1)
     cleanup_deadline_minutes: int = Field(30, ge=1)
+    refresh_deadline_minutes: int = Field(2, ge=1)
+    signals_deadline_minutes: int = Field(60, ge=1)
 
     # Where the daily report's HTML pages are written (served by the plugin under /reports).
-    reports_dir: str = str(PROJECT_ROOT / "reports")
-    # Slots of the Airflow pool WAREHOUSE_POOL (created by `make airflow-db` and the tests).
+    reports_dir: str = Field(default_factory=lambda: _data_dir("reports"))
     pool_slots: int = Field(4, ge=1)
 
     # Retention, in days before the cleanup run's day D (a run at 03:00 on D treats D as
@@ -75,88 +103,99 @@ class Settings(BaseSettings):
 
     # Signal aggregation (docs/signals.md).
     signals_providers: str = "file"  # comma-separated: file, synthetic
-    signals_drop_dir: str = str(PROJECT_ROOT / "signals_drop")
+    signals_drop_dir: str = Field(default_factory=lambda: _data_dir("signals_drop"))
     signals_provider_timeout_seconds: float = Field(120.0, gt=0)
     signals_top_n: int = Field(25, ge=1)
 
 
+    # Derived values, as the DAGs and hooks take them.
+    @property
+    def retry_delay(self) -> timedelta:
+        return timedelta(seconds=self.retry_delay_seconds)
+
+    @property
+    def max_retry_delay(self) -> timedelta:
+        return timedelta(minutes=self.max_retry_delay_minutes)
+
+    @property
+    def execution_timeout(self) -> timedelta:
+        return timedelta(minutes=self.execution_timeout_minutes)
+
+    @property
+    def refresh_execution_timeout(self) -> timedelta:
+        return timedelta(minutes=self.refresh_execution_timeout_minutes)
+
+    def deadline(self, dag_id: str) -> timedelta:
+        """The DeadlineAlert target of ``dag_id`` (minutes after its run is queued)."""
+        return timedelta(minutes=getattr(self, f"{_DEADLINE_PREFIX[dag_id]}_deadline_minutes"))
+
+    @property
+    def asset_uri(self) -> str:
+        return self.asset_database_uri.rstrip("/")
+
+    @property
+    def providers(self) -> list[str]:
+        """Providers the ingest stage calls (``signals_providers``, comma-separated)."""
+        return [p.strip() for p in self.signals_providers.split(",") if p.strip()]
+
+    def hook_params(self) -> dict[str, str]:
+        """libpq options applied to every warehouse connection (hook and direct)."""
+        return {
+            "options": f"-c statement_timeout={self.statement_timeout_ms} -c lock_timeout={self.lock_timeout_ms} "
+                       f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_timeout_ms}"
+        }
+
+
+_DEADLINE_PREFIX = {"hourly_rollup": "hourly", "daily_rollup": "daily", "weekly_rollup": "weekly",
+                    "cleanup_old_data": "cleanup", "refresh_materialized_views": "refresh",
+                    "daily_signal_aggregation": "signals"}
+
+
 def current() -> Settings:
-    """The settings as the environment holds them now (tasks that must see a changed env)."""
+    """The settings as the environment holds them now. Not cached: a DAG factory reads it
+    once per build, a task once per use (about half a millisecond)."""
     return Settings()
 
 
-_s = current()
-
-WAREHOUSE_CONN_ID = "warehouse"
-# Airflow pool that every task writing to the warehouse takes a slot from.
-WAREHOUSE_POOL = "warehouse_writers"
-
-START_DATE = _s.start_date
-CATCHUP = _s.catchup
-MAX_ACTIVE_RUNS = _s.max_active_runs
-MAX_ACTIVE_TASKS = _s.max_active_tasks
-
-RETRIES = _s.retries
-RETRY_DELAY = timedelta(seconds=_s.retry_delay_seconds)
-MAX_RETRY_DELAY = timedelta(minutes=10)
-EXECUTION_TIMEOUT = timedelta(minutes=_s.execution_timeout_minutes)
-
-STATEMENT_TIMEOUT_MS = _s.statement_timeout_ms
-LOCK_TIMEOUT_MS = _s.lock_timeout_ms
-IDLE_IN_TRANSACTION_TIMEOUT_MS = _s.idle_in_transaction_timeout_ms
-PARTITIONS_AHEAD_DAYS = _s.partitions_ahead_days
-
-# Deadline targets (the seed's SLAs).
-HOURLY_DEADLINE = timedelta(minutes=5)
-DAILY_DEADLINE = timedelta(minutes=_s.daily_deadline_minutes)
-WEEKLY_DEADLINE = timedelta(minutes=_s.weekly_deadline_minutes)
-REFRESH_DEADLINE = timedelta(minutes=2)
-CLEANUP_DEADLINE = timedelta(minutes=_s.cleanup_deadline_minutes)
-REFRESH_EXECUTION_TIMEOUT = timedelta(minutes=2)
-
-REPORTS_DIR = _s.reports_dir
-WAREHOUSE_POOL_SLOTS = _s.pool_slots
-
-RAW_RETENTION_DAYS = _s.raw_retention_days
-HOURLY_RETENTION_DAYS = _s.hourly_retention_days
-JOB_RUNS_RETENTION_DAYS = _s.job_runs_retention_days
-
-ASSET_DATABASE_URI = _s.asset_database_uri.rstrip("/")
-
-# Dashboard materialized views, refreshed CONCURRENTLY every 15 minutes and after each
-# hourly rollup.
-DASHBOARD_VIEWS = ("workspace_summary_30d", "workspace_leaderboard_7d")
+# The names of earlier versions, each read from current() when it is looked up (no copy is
+# taken at import). Kept for code written against them; new code calls current().
+_LEGACY: dict[str, Any] = {
+    "START_DATE": lambda s: s.start_date,
+    "CATCHUP": lambda s: s.catchup,
+    "MAX_ACTIVE_RUNS": lambda s: s.max_active_runs,
+    "MAX_ACTIVE_TASKS": lambda s: s.max_active_tasks,
+    "RETRIES": lambda s: s.retries,
+    "RETRY_DELAY": lambda s: s.retry_delay,
+    "MAX_RETRY_DELAY": lambda s: s.max_retry_delay,
+    "EXECUTION_TIMEOUT": lambda s: s.execution_timeout,
+    "REFRESH_EXECUTION_TIMEOUT": lambda s: s.refresh_execution_timeout,
+    "STATEMENT_TIMEOUT_MS": lambda s: s.statement_timeout_ms,
+    "LOCK_TIMEOUT_MS": lambda s: s.lock_timeout_ms,
+    "IDLE_IN_TRANSACTION_TIMEOUT_MS": lambda s: s.idle_in_transaction_timeout_ms,
+    "PARTITIONS_AHEAD_DAYS": lambda s: s.partitions_ahead_days,
+    "HOURLY_DEADLINE": lambda s: s.deadline("hourly_rollup"),
+    "DAILY_DEADLINE": lambda s: s.deadline("daily_rollup"),
+    "WEEKLY_DEADLINE": lambda s: s.deadline("weekly_rollup"),
+    "CLEANUP_DEADLINE": lambda s: s.deadline("cleanup_old_data"),
+    "REFRESH_DEADLINE": lambda s: s.deadline("refresh_materialized_views"),
+    "SIGNALS_DEADLINE": lambda s: s.deadline("daily_signal_aggregation"),
+    "REPORTS_DIR": lambda s: s.reports_dir,
+    "WAREHOUSE_POOL": lambda s: s.pool,
+    "WAREHOUSE_POOL_SLOTS": lambda s: s.pool_slots,
+    "RAW_RETENTION_DAYS": lambda s: s.raw_retention_days,
+    "HOURLY_RETENTION_DAYS": lambda s: s.hourly_retention_days,
+    "JOB_RUNS_RETENTION_DAYS": lambda s: s.job_runs_retention_days,
+    "ASSET_DATABASE_URI": lambda s: s.asset_uri,
+    "hook_params": lambda s: s.hook_params,
+    "deadlines_enabled": lambda s: lambda: s.deadlines,
+    "signals_providers": lambda s: lambda: s.providers,
+    "signals_drop_dir": lambda s: lambda: s.signals_drop_dir,
+    "signals_provider_timeout": lambda s: lambda: s.signals_provider_timeout_seconds,
+    "signals_top_n": lambda s: lambda: s.signals_top_n,
+}
 
 
-def hook_params() -> dict[str, str]:
-    """libpq options applied to every warehouse connection made through the hook."""
-    return {
-        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
-                   f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
-    }
-
-
-def deadlines_enabled() -> bool:
-    """Whether DAGs carry their DeadlineAlert (``AGENT_WAREHOUSE_DEADLINES``, default on)."""
-    return current().deadlines
-
-
-# Signal aggregation. Read when called, so a run picks up the environment.
-def signals_providers() -> list[str]:
-    """Providers the ingest stage calls, comma-separated (``file``, ``synthetic``)."""
-    return [p.strip() for p in current().signals_providers.split(",") if p.strip()]
-
-
-def signals_drop_dir() -> str:
-    """Folder the file provider reads ``*.csv`` and ``*.jsonl`` drops from."""
-    return current().signals_drop_dir
-
-
-def signals_provider_timeout() -> float:
-    """Seconds a provider may take before it is recorded as timed out and skipped."""
-    return current().signals_provider_timeout_seconds
-
-
-def signals_top_n() -> int:
-    """Length of the stored ranked list of emerging companies."""
-    return current().signals_top_n
+def __getattr__(name: str) -> Any:
+    if name in _LEGACY:
+        return _LEGACY[name](current())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,22 +1,13 @@
-"""The project's Airflow plugin: registers the timetable the DAGs schedule with, serves
-the daily reports under ``/reports`` (with a link in the UI's navigation) and mounts the
-internal API (agent_warehouse/web/internal_api.py) under ``/internal`` in the api-server."""
+"""The project's Airflow plugin for a plugins folder (agent_warehouse/orchestration/plugin.py).
+
+Where the package is pip-installed its ``airflow.plugins`` entry point registers the plugin
+and this file defines nothing, so Airflow does not see it twice; where the package is only
+on ``sys.path`` (copied beside the DAGs), this file registers it.
+"""
 
 from __future__ import annotations
 
-from airflow.plugins_manager import AirflowPlugin
+from agent_warehouse.orchestration import plugin
 
-from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
-from agent_warehouse.web.internal_api import app as internal_api
-from agent_warehouse.web.reports_app import app as reports_app
-
-
-class AgentWarehousePlugin(AirflowPlugin):
-    name = "agent_warehouse"
-    timetables = [ClosedPeriodTimetable]
-    fastapi_apps = [
-        {"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"},
-        {"app": internal_api, "url_prefix": "/internal", "name": "agent_warehouse_internal"},
-    ]
-    external_views = [{"name": "Daily reports", "href": "/reports/", "destination": "nav",
-                       "url_route": "daily_reports"}]
+if not plugin.registered_by_entry_point():
+    AgentWarehousePlugin = plugin.AgentWarehousePlugin

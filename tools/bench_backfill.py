@@ -114,7 +114,7 @@ def run(dsn: str, first_hour: datetime, runs: int, rows_per_hour: int, workspace
 
     try:
         cli("db", "migrate")
-        cli("pools", "set", settings.WAREHOUSE_POOL, "4", "warehouse writers")
+        cli("pools", "set", settings.current().pool, "4", "warehouse writers")
         for name, args in (("api-server", ["api-server", "--port", str(port)]),
                            ("dag-processor", ["dag-processor"]), ("scheduler", ["scheduler"])):
             log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     conn = connect()
     migrations.migrate(conn)
-    if "synthetic" in settings.signals_providers():
+    if "synthetic" in settings.current().providers:
         print(f"synthetic history: {seed_synthetic_history(conn, day)} new signals")
         if not score.known_workspaces(conn) and workspace is None:
             score.register_workspace(conn, DEMO_WORKSPACE)

@@ -80,14 +80,14 @@ def connect(dsn: str | None = None, **kwargs: Any) -> psycopg.Connection:
     import psycopg
     from psycopg.conninfo import make_conninfo
 
-    return psycopg.connect(make_conninfo(dsn or warehouse_dsn(), **settings.hook_params()), **kwargs)
+    return psycopg.connect(make_conninfo(dsn or warehouse_dsn(), **settings.current().hook_params()), **kwargs)
 
 
 def hook_connection() -> psycopg.Connection:
     """A connection through Airflow's ``warehouse`` connection (inside tasks)."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    hook = PostgresHook(postgres_conn_id=settings.WAREHOUSE_CONN_ID, **settings.hook_params())
+    hook = PostgresHook(postgres_conn_id=settings.WAREHOUSE_CONN_ID, **settings.current().hook_params())
     return hook.get_conn()
 
 

@@ -34,7 +34,7 @@ async def deadline_missed(context: dict[str, Any] | None = None, **kwargs: Any) 
 
 def deadline_alert(dag_id: str, target: timedelta) -> Any:
     """A DeadlineAlert ``target`` after the run is queued, or None where deadlines are off."""
-    if not settings.deadlines_enabled():
+    if not settings.current().deadlines:
         return None
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 

@@ -24,24 +24,26 @@ def record_task_failure(context: dict[str, Any]) -> None:
         log.exception("could not record the failure on the audit row")
 
 
-DEFAULT_ARGS: dict[str, Any] = {
-    "owner": "data-platform",
-    "retries": settings.RETRIES,
-    "retry_delay": settings.RETRY_DELAY,
-    "retry_exponential_backoff": True,
-    "max_retry_delay": settings.MAX_RETRY_DELAY,
-    "execution_timeout": settings.EXECUTION_TIMEOUT,
-    "on_failure_callback": record_task_failure,
-    # Every task takes a slot of the warehouse pool: bounded concurrent load on PostgreSQL.
-    "pool": settings.WAREHOUSE_POOL,
-}
+def default_args(s: settings.Settings) -> dict[str, Any]:
+    """Every task's arguments under the settings ``s`` (the factory's ``settings.current()``)."""
+    return {
+        "owner": "data-platform",
+        "retries": s.retries,
+        "retry_delay": s.retry_delay,
+        "retry_exponential_backoff": True,
+        "max_retry_delay": s.max_retry_delay,
+        "execution_timeout": s.execution_timeout,
+        "on_failure_callback": record_task_failure,
+        # Every task takes a slot of the warehouse pool: bounded concurrent load on PostgreSQL.
+        "pool": s.pool,
+    }
 
 
 def table_asset(table: str) -> Any:
     """The Airflow Asset of ``analytics.<table>`` (postgres://host:port/database/schema/table)."""
     from airflow.sdk import Asset
 
-    return Asset(name=f"analytics.{table}", uri=f"{settings.ASSET_DATABASE_URI}/analytics/{table}")
+    return Asset(name=f"analytics.{table}", uri=f"{settings.current().asset_uri}/analytics/{table}")
 
 
 def check_schema_task() -> Any:
@@ -60,12 +62,13 @@ def ensure_partitions_task(from_field: str = "data_interval_start") -> Any:
     """Daily partitions of agent_runs from the run's day (``from_field``) on, created ahead."""
     from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 
+    s = settings.current()
     return SQLExecuteQueryOperator(
         task_id="ensure_partitions",
         conn_id=settings.WAREHOUSE_CONN_ID,
         sql="ops/ensure_partitions.sql",
-        parameters={"start": "{{ " + from_field + " }}", "days_ahead": settings.PARTITIONS_AHEAD_DAYS},
-        hook_params=settings.hook_params(),
+        parameters={"start": "{{ " + from_field + " }}", "days_ahead": s.partitions_ahead_days},
+        hook_params=s.hook_params(),
     )
 
 

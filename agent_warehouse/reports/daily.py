@@ -3,7 +3,7 @@
 The page (Jinja2 templates in ``templates/``) has inline SVG charts drawn server-side:
 the day's executions and failure rate per hour, credits by workspace and health bands,
 the last 30 days' executions, failure rate, p95 and credits, and the workspaces that moved
-most. It is written to ``settings.REPORTS_DIR`` and served, behind the Airflow login, by
+most. It is written to the ``reports_dir`` setting and served, behind the Airflow login, by
 the project's plugin under ``/reports``.
 """
 
@@ -136,7 +136,7 @@ def write_daily_report(conn: Any, day: date, reports_dir: str | Path | None = No
     report = build_report(conn, day)
     with transaction(conn) as cur:
         cur.execute(sql("reports/store.sql"), {"day": day, "report": json.dumps(report, sort_keys=True)})
-    folder = Path(reports_dir or settings.REPORTS_DIR)
+    folder = Path(reports_dir or settings.current().reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"daily-{day.isoformat()}.html"
     tmp = page.with_suffix(".tmp")

@@ -11,7 +11,7 @@ ACCESS EXCLUSIVE locks for milliseconds, taken with a short, retried lock_timeou
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -30,9 +30,9 @@ class RetentionRefused(RuntimeError):
 
 @dataclass(frozen=True)
 class Retention:
-    raw_days: int = settings.RAW_RETENTION_DAYS
-    hourly_days: int = settings.HOURLY_RETENTION_DAYS
-    job_runs_days: int = settings.JOB_RUNS_RETENTION_DAYS
+    raw_days: int = field(default_factory=lambda: settings.current().raw_retention_days)
+    hourly_days: int = field(default_factory=lambda: settings.current().hourly_retention_days)
+    job_runs_days: int = field(default_factory=lambda: settings.current().job_runs_retention_days)
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> Retention:

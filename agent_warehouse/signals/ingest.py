@@ -69,7 +69,7 @@ def register(name: str) -> Callable[[Callable[[], Provider]], Callable[[], Provi
 
 
 def configured_providers() -> list[Provider]:
-    names = settings.signals_providers()
+    names = settings.current().providers
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown signal provider(s) {unknown}; known: {sorted(REGISTRY)}")
@@ -87,7 +87,7 @@ class FileProvider:
     name = "file"
 
     def __init__(self, folder: str | Path | None = None) -> None:
-        self.folder = Path(folder or settings.signals_drop_dir())
+        self.folder = Path(folder or settings.current().signals_drop_dir)
 
     def fetch(self, start: datetime, end: datetime) -> Iterator[Any]:
         if not self.folder.is_dir():
@@ -231,7 +231,7 @@ def ingest(conn: Any, start: datetime, end: datetime, providers: list[Provider] 
     Never raises for a provider's failure; raises only if the warehouse itself fails.
     """
     providers = configured_providers() if providers is None else providers
-    timeout = settings.signals_provider_timeout() if timeout is None else timeout
+    timeout = settings.current().signals_provider_timeout_seconds if timeout is None else timeout
     day = start.astimezone(UTC).date()
     report: dict[str, Any] = {"inserted": 0, "rejected": 0, "failed": [], "providers": {}}
     for provider in providers:

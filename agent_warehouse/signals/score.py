@@ -68,7 +68,7 @@ def score_day(conn: Any, day: date, workspace_id: str, pack_id: str,
               top_n: int | None = None) -> dict[str, Any]:
     """Score every company with features on ``day`` and store the ranked list (one transaction)."""
     params = {"day": day, "workspace_id": workspace_id, "pack_id": pack_id,
-              "top_n": top_n or settings.signals_top_n()}
+              "top_n": top_n or settings.current().signals_top_n}
     (scored, ranked), = run_script(conn, "signals/score_day.sql", params)
     return {"workspace_id": workspace_id, "pack_id": pack_id, "day": day.isoformat(),
             "companies_scored": int(scored), "ranked_count": int(ranked)}

@@ -26,7 +26,7 @@ app = FastAPI(title="Agent warehouse daily reports", dependencies=[Depends(requi
 
 @app.get("/", response_model=None)
 def index() -> FileResponse | HTMLResponse:
-    page = Path(settings.REPORTS_DIR) / "index.html"
+    page = Path(settings.current().reports_dir) / "index.html"
     if not page.exists():
         return HTMLResponse("<p>No daily report yet: the daily_rollup DAG writes them.</p>")
     return FileResponse(page, media_type="text/html")
@@ -34,7 +34,7 @@ def index() -> FileResponse | HTMLResponse:
 
 @app.get("/{name}", response_model=None)
 def report_page(name: str) -> FileResponse:
-    page = Path(settings.REPORTS_DIR) / name
+    page = Path(settings.current().reports_dir) / name
     if not _PAGE.match(name) or not page.exists():
         raise HTTPException(status_code=404, detail="no such report")
     return FileResponse(page, media_type="text/html")

@@ -149,7 +149,7 @@ def period_written(wh, dag_id: str) -> int:
                          ids=[f"{d}-{t or 'none'}" for d, t in CASES])
 def test_run_state_audit_row_and_writes_agree(wh, dagbag, monkeypatch, fail_inserts, tmp_path,
                                               dag_id, failing):
-    monkeypatch.setattr("agent_warehouse.settings.REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
     monkeypatch.setenv("AGENT_WAREHOUSE_SIGNALS_PROVIDERS", "synthetic")
     seed(wh, dag_id)
     if failing is not None:
@@ -223,7 +223,7 @@ def test_a_run_cannot_claim_another_runs_audit_row(wh, dagbag, monkeypatch):
 
 
 def test_rows_written_counts_writes_not_rows_present(wh, dagbag, monkeypatch, tmp_path):
-    monkeypatch.setattr("agent_warehouse.settings.REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
     workspaces = [str(uuid.uuid4()) for _ in range(4)]
     insert_runs(wh, make_runs(random.Random(5), DAY_START, 400, workspaces, span=timedelta(days=7)))
 

@@ -28,7 +28,7 @@ def midnight(day: date) -> datetime:
 
 @pytest.fixture()
 def report(wh, dagbag, monkeypatch, tmp_path):
-    monkeypatch.setattr("agent_warehouse.settings.REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
     rng = random.Random(21)
     workspaces = [str(uuid.uuid4()) for _ in range(8)]
     for i, n in enumerate((400, 900, 700)):
@@ -139,13 +139,7 @@ def test_headless_screenshot(report, tmp_path):
 
 
 def test_plugin_registers_the_reports_app_and_a_nav_link():
-    import importlib.util
-
-    from support import ROOT
-
-    spec = importlib.util.spec_from_file_location("awp", ROOT / "plugins" / "agent_warehouse_plugin.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    plugin = module.AgentWarehousePlugin
+    # The package's plugin (its entry point registers it; plugins/ only re-exports it).
+    from agent_warehouse.orchestration.plugin import AgentWarehousePlugin as plugin
     assert plugin.fastapi_apps[0]["url_prefix"] == "/reports"
     assert plugin.external_views[0]["href"] == "/reports/"

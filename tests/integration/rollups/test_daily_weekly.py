@@ -57,7 +57,7 @@ def workspaces():
 
 def test_daily_run_is_exact_without_any_hourly_run_and_reruns_identically(wh, dagbag, workspaces, monkeypatch,
                                                                          tmp_path):
-    monkeypatch.setattr("agent_warehouse.settings.REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
     insert_runs(wh, skewed_day(random.Random(1), DAY, workspaces))
     insert_runs(wh, make_runs(random.Random(2), midnight(DAY) + timedelta(days=1), 50, workspaces))  # not its day
     # As if the rows had been bulk-loaded where no trigger logs them (e.g. moved out of the
@@ -89,7 +89,7 @@ def test_daily_run_is_exact_without_any_hourly_run_and_reruns_identically(wh, da
 
 def test_late_insert_update_and_delete_in_an_earlier_day_are_repaired_by_the_next_daily_run(
         wh, dagbag, workspaces, monkeypatch, tmp_path):
-    monkeypatch.setattr("agent_warehouse.settings.REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
     rng = random.Random(3)
     earlier, day = DAY, DAY + timedelta(days=1)
     for d in (earlier, day):

@@ -59,7 +59,7 @@ def load_week(conn, workspaces) -> None:
 
 
 def test_cleanup_and_reruns_keep_every_daily_and_weekly_row(wh, dagbag, workspaces, monkeypatch, tmp_path, caplog):
-    monkeypatch.setattr("agent_warehouse.settings.REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
     load_week(wh, workspaces)
     for d in DAYS:
         assert run_dag(dagbag, "daily_rollup", midnight(d) + timedelta(days=1, hours=1), monkeypatch).state == "success"

@@ -1,0 +1,114 @@
+"""
+### daily_rollup
+
+Rolls up the previous UTC day at 01:00 UTC from the hourly partials (never rescanning raw
+rows): `analytics.execution_metrics_daily` (contract columns; counts, sums and means exact,
+`p95_runtime` from the merged runtime sketch, within 0.9% of `PERCENTILE_CONT`),
+`analytics.runtime_sketch_daily`, `analytics.user_activity_daily` and
+`analytics.workspace_activity_daily` (exact daily active users and credits).
+
+Before reading partials it brings every hour up to date: changed hours in the invalidation
+log are re-rolled and hours of the day never rolled up are rolled up, so the day is exact
+even if hourly runs were missed. Earlier days whose hourly partials changed since they were
+computed (`ops.rollup_invalidations`) are recomputed too. Each day is one transaction.
+
+Then scores each workspace's health (`analytics.workspace_health_daily`, docs/health.md)
+and writes the daily report (`analytics.daily_reports` and an HTML page under the reports
+folder, served by the plugin at `/reports`). The tables written are declared as Assets
+(`outlets`), so other DAGs can be scheduled on them (docs/audit.md). One `ops.job_runs`
+row per run, opened by the setup `start_audit` and closed by the teardown `finish_audit`
+with the run's own state.
+
+`airflow dags test daily_rollup 2026-01-06T01:00:00+00:00` rolls up 5 January.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import DAG, dag, task
+
+from agent_warehouse import settings
+from agent_warehouse.orchestration.audit import Written, audited_run
+from agent_warehouse.orchestration.deadlines import deadline_alert
+from agent_warehouse.orchestration.tasks import check_schema_task, default_args, table_asset
+from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
+
+DAILY_TABLES = ("execution_metrics_daily", "runtime_sketch_daily",
+                "user_activity_daily", "workspace_activity_daily")
+
+
+def build() -> DAG:
+    """The ``daily_rollup`` DAG under the settings as the environment holds them now; a DAG file
+    calls this and keeps the result in its globals."""
+    s = settings.current()
+    daily_tables = [table_asset(t) for t in DAILY_TABLES]
+
+    @dag(
+        dag_id="daily_rollup",
+        schedule=ClosedPeriodTimetable("0 0 * * *", delay=timedelta(hours=1)),
+        start_date=s.start_date,
+        catchup=s.catchup,
+        max_active_runs=s.max_active_runs,
+        max_active_tasks=s.max_active_tasks,
+        default_args=default_args(s),
+        deadline=deadline_alert("daily_rollup", s.deadline("daily_rollup")),
+        doc_md=__doc__,
+        tags=["rollup", "daily", "warehouse"],
+    )
+    def daily_rollup() -> None:
+        @task(multiple_outputs=False, outlets=daily_tables)
+        def rollup_days(data_interval_start=None) -> Written:
+            """Hours up to date, then this day and every earlier changed day, one transaction each."""
+            from agent_warehouse.orchestration.audit import counted
+            from agent_warehouse.rollups import periods
+
+            rolled, written = counted(periods.daily, periods.as_date(data_interval_start))
+            return {"rows_written": written,
+                    "details": {"days": [d["day"] for d in rolled["days"]],
+                                "hours_repaired": rolled["hours_repaired"],
+                                "hours_rolled_up": rolled["hours_rolled_up"]}}
+
+        @task(multiple_outputs=False, outlets=[table_asset("workspace_health_daily")])
+        def score_health(rolled: Written, data_interval_start=None) -> Written:
+            """Health scores for every day just recomputed and the days whose baseline they are."""
+            from agent_warehouse.orchestration.audit import counted
+            from agent_warehouse.rollups import health, periods
+
+            days = health.days_to_score([periods.as_date(d) for d in rolled["details"]["days"]],
+                                        upto=periods.as_date(data_interval_start))
+            held, written = counted(lambda conn: {d.isoformat(): health.health_day(conn, d) for d in days})
+            return {"rows_written": written, "details": {"health_rows": held}}
+
+        @task(multiple_outputs=False, outlets=[table_asset("daily_reports")])
+        def write_report(data_interval_start=None) -> Written:
+            """The day's JSON report in analytics.daily_reports and its HTML page."""
+            from agent_warehouse.orchestration.audit import counted
+            from agent_warehouse.reports import daily as reports
+            from agent_warehouse.rollups import periods
+
+            page, written = counted(reports.write_daily_report, periods.as_date(data_interval_start))
+            return {"rows_written": written, "details": {"report": str(page)}}
+
+        @task(multiple_outputs=False)
+        def signals_derive_and_score(data_interval_start=None, dag_run=None) -> dict:
+            """Granular mode of the signal job: derive and score the day from the signals the
+            hourly runs ingested, one audit row per workspace (docs/signals.md)."""
+            from agent_warehouse.db import warehouse
+            from agent_warehouse.rollups import periods
+            from agent_warehouse.signals import pipeline
+
+            with warehouse() as conn:
+                out = pipeline.run_daily(conn, periods.as_date(data_interval_start), ingest_first=False,
+                                         dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+            return {"inserted": out["inserted"], "workspaces": len(out["workspaces"])}
+
+        with audited_run("daily_rollup", after=check_schema_task()) as run:
+            rolled = rollup_days()
+            health = score_health(rolled)
+            report = write_report()
+            health >> report
+            signals_derive_and_score()  # beside the rollup: a signal failure shows on its own
+            run.record(rolled, health, report)
+
+    return daily_rollup()

@@ -1,0 +1,38 @@
+"""The project's Airflow plugin: registers the timetable the DAGs schedule with, serves
+the daily reports under ``/reports`` (with a link in the UI's navigation) and mounts the
+internal API (agent_warehouse/web/internal_api.py) under ``/internal`` in the api-server.
+
+Registered through the package's ``airflow.plugins`` entry point (pyproject.toml).
+``plugins/agent_warehouse_plugin.py`` re-exports it for deployments that use a plugins
+folder instead of installing the package.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from airflow.plugins_manager import AirflowPlugin
+
+from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
+from agent_warehouse.web.internal_api import app as internal_api
+from agent_warehouse.web.reports_app import app as reports_app
+
+ENTRY_POINT = "agent_warehouse.orchestration.plugin:AgentWarehousePlugin"
+
+
+class AgentWarehousePlugin(AirflowPlugin):
+    name = "agent_warehouse"
+    timetables = [ClosedPeriodTimetable]
+    fastapi_apps = [
+        {"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"},
+        {"app": internal_api, "url_prefix": "/internal", "name": "agent_warehouse_internal"},
+    ]
+    external_views = [{"name": "Daily reports", "href": "/reports/", "destination": "nav",
+                       "url_route": "daily_reports"}]
+
+
+def registered_by_entry_point() -> bool:
+    """Whether the installed package's metadata registers the plugin. Airflow loads the
+    plugins folder first, then entry points, and records a second plugin of the same name
+    as an import error ("already registered"): the folder's copy steps aside."""
+    return any(ep.value == ENTRY_POINT for ep in entry_points(group="airflow.plugins"))
