@@ -11,14 +11,14 @@ USER airflow
 COPY --chown=airflow:0 requirements.txt /opt/airflow/requirements.txt
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/airflow/requirements.txt
 
-# The package, installed from this checkout. Its SQL is read from include/sql until the wheel
-# carries it as package data; then the include COPY and AGENT_WAREHOUSE_SQL_DIR go.
+# The package, installed from this checkout: the wheel built from it carries the SQL
+# (include/sql, as agent_warehouse/sql) and the report templates as package data, and
+# registers the plugin through the airflow.plugins entry point.
 COPY --chown=airflow:0 pyproject.toml /opt/airflow/project/pyproject.toml
 COPY --chown=airflow:0 agent_warehouse /opt/airflow/project/agent_warehouse
 COPY --chown=airflow:0 include /opt/airflow/project/include
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /opt/airflow/project
-ENV AGENT_WAREHOUSE_SQL_DIR=/opt/airflow/project/include/sql
 
-# The DAG files and the plugin, where Airflow's image looks for them.
+# The DAG files (one line each, building the DAG from the package), where Airflow's image
+# looks for them. No plugins folder: the entry point registers the plugin.
 COPY --chown=airflow:0 dags /opt/airflow/dags
-COPY --chown=airflow:0 plugins /opt/airflow/plugins
