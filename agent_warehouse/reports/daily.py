@@ -107,7 +107,8 @@ def nice_ticks(top: float, count: int = 4) -> list[float]:
     above ``top``: the y axis of every chart."""
     top = top if top > 0 else 1.0
     magnitude = 10 ** math.floor(math.log10(top / count))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude * count >= top)
+    # the smallest round step that needs at most count + 1 intervals
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10, 20) if math.ceil(top / (m * magnitude) - 1e-9) <= count + 1)
     return [round(i * step, 10) for i in range(math.ceil(top / step - 1e-9) + 1)]
 
 
