@@ -105,7 +105,7 @@ def short_id(workspace_id: Any) -> str:
 def nice_ticks(top: float, count: int = 4) -> list[float]:
     """Ticks from 0 in round steps (1, 2, 2.5 or 5 times a power of ten), the last at or
     above ``top``: the y axis of every chart."""
-    top = top if top > 0 else 1.0
+    top = top if top > 1e-9 else 1.0  # nothing (or next to nothing) to draw: a 0 to 1 axis
     magnitude = 10 ** math.floor(math.log10(top / count))
     # the smallest round step that needs at most count + 1 intervals
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10, 20) if math.ceil(top / (m * magnitude) - 1e-9) <= count + 1)
