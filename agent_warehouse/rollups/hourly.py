@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent_warehouse.db import run_script_results, sql, transaction
+from agent_warehouse.reports.log_lines import summarised
 
 HOUR = timedelta(hours=1)
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def dirty_hours(conn: Any, before: datetime) -> list[datetime]:
         return [row[0] for row in cur.fetchall()]
 
 
+@summarised("repair")
 def repair(conn: Any, before: datetime) -> list[dict[str, Any]]:
     """Re-roll every changed hour before ``before``; cost grows with the hours changed."""
     return [rollup_hour(conn, hour) for hour in dirty_hours(conn, before)]

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from agent_warehouse.db import sql, transaction
+from agent_warehouse.reports.log_lines import summarised
 from agent_warehouse.rollups import hourly
 
 DAY = timedelta(days=1)
@@ -84,6 +85,7 @@ def bring_days_up_to_date(conn: Any, first: date, end: date) -> dict[str, Any]:
     return {**hours, "days": [rollup_day(conn, d) for d in days]}
 
 
+@summarised("day")
 def daily(conn: Any, day: date) -> dict[str, Any]:
     """The daily run: ``day`` and every earlier day whose partials changed."""
     out = bring_days_up_to_date(conn, day, day + DAY)
@@ -92,6 +94,7 @@ def daily(conn: Any, day: date) -> dict[str, Any]:
     return out
 
 
+@summarised("week")
 def weekly(conn: Any, week_start: date) -> dict[str, Any]:
     """The weekly run: its week and every earlier week whose partials changed, after every
     day they read is current."""
