@@ -91,6 +91,7 @@ TABLES_TO_CLEAN = (
     "signals.raw_signals",
     "signals.rejected_signals",
     "signals.provider_runs",
+    "signals.provider_files",
     "signals.company_features_daily",
     "signals.company_scores_daily",
     "signals.emerging_companies",
