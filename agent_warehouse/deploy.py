@@ -274,9 +274,9 @@ def ensure_pool(slots: int) -> None:
 
     from agent_warehouse import settings
 
-    Pool.create_or_update_pool(settings.WAREHOUSE_POOL, slots, "Tasks writing to the warehouse",
+    Pool.create_or_update_pool(settings.current().pool, slots, "Tasks writing to the warehouse",
                                include_deferred=False)
-    print(f"airflow: pool {settings.WAREHOUSE_POOL} has {slots} slots")
+    print(f"airflow: pool {settings.current().pool} has {slots} slots")
 
 
 def ensure_admin(username: str, password: str) -> str:

@@ -184,7 +184,7 @@ def main() -> None:
 def report_path() -> str:
     from agent_warehouse import settings
 
-    return str(Path(settings.REPORTS_DIR) / f"daily-{DAY:%Y-%m-%d}.html")
+    return str(Path(settings.current().reports_dir) / f"daily-{DAY:%Y-%m-%d}.html")
 
 
 if __name__ == "__main__":
