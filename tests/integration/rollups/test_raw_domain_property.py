@@ -45,7 +45,9 @@ TABLES = ("public.agent_runs", "ops.agent_runs_invalidations", "ops.hours_rolled
           "ops.periods_rolled_up", "ops.job_runs", "ops.rejected_runs_hourly", "analytics.execution_metrics_hourly",
           "analytics.runtime_sketch_hourly", "analytics.user_activity_hourly", "analytics.workspace_activity_hourly",
           "analytics.execution_metrics_daily", "analytics.runtime_sketch_daily", "analytics.user_activity_daily",
-          "analytics.workspace_activity_daily", "analytics.workspace_health_daily", "analytics.daily_reports")
+          "analytics.workspace_activity_daily", "analytics.workspace_health_daily", "analytics.daily_reports",
+          "analytics.execution_metrics_weekly", "analytics.runtime_sketch_weekly",
+          "analytics.workspace_activity_weekly")
 
 # ------------------------------------------------------------------- the drawn values
 # Every value is sent as text and cast by PostgreSQL, which is how it would read any writer's.
@@ -257,4 +259,60 @@ def test_any_accepted_value_never_stops_a_run(wh, dagbag, first, later):
     last_hour = datetime(DAY.year, DAY.month, DAY.day, 23, tzinfo=UTC)
     assert_hours_exact(wh, rows, last_hour)
     assert_days_exact(wh, rows, DAY)
+    assert_nothing_infinite(wh)
+
+
+# ------------------------------------------------------------ sums of extreme values
+N = 3000  # runs of one workspace-hour at the ceilings (and another's at the floors)
+
+
+def test_sums_at_the_ceilings_stay_finite_at_every_grain(wh):
+    """Many runs at the largest accepted runtime and credits (and others at the smallest),
+    beside the smallest rejected values (two 1e308 s runtimes in the same workspace-hour, as
+    seen): hours, days, the week, the health scores and the dashboard views are computed,
+    exact, and finite. The week is the last full one, so the 30- and 7-day views see it."""
+    from agent_warehouse.rollups import health, periods, views
+
+    reset(wh)
+    today = datetime.now(UTC).date()
+    week = today - timedelta(days=today.weekday() + 7)
+    hours = [datetime(week.year, week.month, week.day, 10, tzinfo=UTC) + timedelta(days=d) for d in (0, 3, 6)]
+    big, small = str(uuid.uuid4()), str(uuid.uuid4())
+    rejected_values = [("1e308", "1"), ("1e308", "1"), (repr(math.nextafter(1e9, math.inf)), "1"),
+                       ("5e-324", "1"), ("1", "1000000000000000.000000001"), ("1", "9.99e-10"), ("1", "1e131071")]
+    with wh.cursor() as cur:
+        for h in hours:
+            for ws, status, runtime, credits in ((big, "completed", "1e9", "1e15"), (small, "failed", "1e-6", "1e-9")):
+                cur.execute("INSERT INTO public.agent_runs (workspace_id, user_id, status, started_at, runtime_seconds, "
+                            "credits_consumed) SELECT %s, NULL, %s, %s + i * interval '1 ms', %s::float8, %s::numeric "
+                            "FROM generate_series(1, %s) i", (ws, status, h, runtime, credits, N))
+            for runtime, credits in rejected_values:
+                cur.execute("INSERT INTO public.agent_runs (workspace_id, status, started_at, runtime_seconds, "
+                            "credits_consumed) VALUES (%s, 'completed', %s, %s::float8, %s::numeric)",
+                            (big, h, runtime, credits))
+    wh.commit()
+
+    for h in hours:
+        hourly.rollup_hour(wh, h)
+    periods.weekly(wh, week)
+    for d in range(7):
+        health.health_day(wh, week + timedelta(days=d))
+    views.refresh(wh)
+
+    rows = raw_rows(wh)
+    assert_hours_exact(wh, rows, hours[-1])
+    for h in hours:
+        got = dict(fetch(wh, "SELECT reason, row_count FROM ops.rejected_runs_hourly WHERE hour = %s "
+                             "AND workspace_id = %s", (h, big)))
+        assert got == {"invalid_runtime": 4, "invalid_credits": 3}
+    assert_days_exact(wh, rows, week + timedelta(days=6))
+    ((credits, runs, avg, p95),) = fetch(wh, "SELECT total_credits, total_executions, avg_runtime, p95_runtime "
+                                             "FROM analytics.execution_metrics_weekly WHERE workspace_id = %s", (big,))
+    assert (credits, runs) == (Decimal(3 * N) * Decimal("1e15"), 3 * N)
+    assert avg == 1e9 and math.isclose(p95, 1e9, rel_tol=0.01)
+    ((credits, avg),) = fetch(wh, "SELECT total_credits, avg_runtime FROM analytics.workspace_summary_30d "
+                                  "WHERE workspace_id = %s", (small,))
+    assert credits == Decimal(3 * N) * Decimal("1e-9") and math.isclose(avg, 1e-6, rel_tol=1e-9)
+    assert fetch(wh, "SELECT count(*) FROM analytics.workspace_health_daily WHERE workspace_id IN (%s, %s)",
+                 (big, small)) == [(6,)]
     assert_nothing_infinite(wh)
