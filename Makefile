@@ -20,7 +20,7 @@ export PYTHONWARNINGS ?= ignore:Could not import graphviz:UserWarning,ignore:Usi
 # database) are already set, and exports where they are.
 WITH_DB = eval "$$($(PY) -m tools.devdb env)" &&
 
-.PHONY: help install demo test lint migrate airflow airflow-db db-stop clean bench up down
+.PHONY: help install demo test lint migrate schema airflow airflow-db db-stop clean bench up down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 migrate: install ## Create or upgrade the warehouse schema (safe to rerun)
 	$(WITH_DB) $(PY) -m agent_warehouse.db.migrations
+
+schema: install ## Regenerate docs/schema.sql, the schema the migrations build (a test checks it)
+	$(PY) -m tools.schema
 
 # Airflow's metadata database, migrated, with the project's DAGs serialized into it.
 AIRFLOW_DB := $(AIRFLOW_HOME)/.db-ready

@@ -1,28 +1,101 @@
-"""``make demo``: a synthetic day rolled up through Airflow on the embedded database."""
+"""``make demo``: a month of synthetic history, its last day rolled up through Airflow on the
+embedded database.
+
+The history (``HISTORY_DAYS`` days up to and including ``DAY``) is generated in one SQL
+statement (``tools/sql/demo/generate_history.sql``): daily and weekly cycles, slow growth,
+skewed workspaces, a few that degrade over the last days, and an incident (workspace 0's
+runs failing and slow for a few afternoon hours of ``DAY``). The days before ``DAY`` are
+rolled up in this process by the package's own functions (the same code the DAGs run);
+``DAY`` goes through Airflow, hour by hour, and a late batch arrives in the middle of it
+for two hours already rolled up, which the next hourly run repairs.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tabulate import tabulate
 
 from agent_warehouse.db import connect, migrations, run_script
 from tools import PROJECT_ROOT, TOOLS_SQL
-from tools.synthetic import HOUR, generate_hours, progress
+from tools.synthetic import HOUR, progress
 
-DAY = datetime(2026, 1, 5, tzinfo=UTC)
-ROWS_PER_HOUR = int(os.environ.get("DEMO_ROWS_PER_HOUR", "12500"))
+DAY = datetime(2026, 1, 5, tzinfo=UTC)  # the report day (a Monday); make up backfills it
+HISTORY_DAYS = int(os.environ.get("DEMO_HISTORY_DAYS", "30"))
+FIRST = DAY - timedelta(days=HISTORY_DAYS - 1)
+# Average runs per hour (the afternoon peak is 1.6 times that, the night 0.4, weekends about half).
+ROWS_PER_HOUR = int(os.environ.get("DEMO_ROWS_PER_HOUR", "400"))
 WORKSPACES = int(os.environ.get("DEMO_WORKSPACES", "200"))
+DEGRADING = [4, 17, 22, 41]  # workspaces that decline over the last DECLINE_DAYS days
+DECLINE_DAYS = 4
+INCIDENT = (DAY + timedelta(hours=13), DAY + timedelta(hours=17))  # workspace 0 fails and slows
+# Late batches: (hour they started in, workspace, runs), delivered after LATE_AFTER hourly runs of DAY.
+LATE = [(DAY + timedelta(hours=6), 7, 300), (DAY - timedelta(days=2, hours=-15), 12, 400)]
+LATE_AFTER = 18
+# The hours of DAY before this one are rolled up in this process with the history; the rest
+# (the incident and the late batch among them) run through Airflow, one hourly_rollup each.
+AIRFLOW_FROM_HOUR = int(os.environ.get("DEMO_AIRFLOW_FROM_HOUR", "12"))
 
 
-def load_day(conn) -> int:
-    if run_script(conn, TOOLS_SQL / "demo/day_loaded.sql", {"day": DAY.date()})[0][0]:
-        print(f"the runs of {DAY:%Y-%m-%d} are already loaded; reusing them")
-        return run_script(conn, TOOLS_SQL / "demo/day_runs.sql", {"day": DAY.date()})[0][0]
-    return generate_hours(conn, DAY, 24, ROWS_PER_HOUR, WORKSPACES, label="loading a synthetic day")
+def load_history(conn) -> int:
+    """The runs of [FIRST, DAY + 1 day), once; a second demo reuses them."""
+    end = DAY + timedelta(days=1)
+    if run_script(conn, TOOLS_SQL / "demo/history_loaded.sql", {"first": FIRST, "end": end})[0][0]:
+        print(f"the runs of {FIRST:%Y-%m-%d} to {DAY:%Y-%m-%d} are already loaded; reusing them")
+    else:
+        began = time.monotonic()
+        run_script(conn, TOOLS_SQL / "synthetic/ensure_partitions.sql",
+                   {"first_day": FIRST.date(), "end_day": end.date() + timedelta(days=1)})
+        run_script(conn, TOOLS_SQL / "demo/generate_history.sql", {
+            "first": FIRST, "end": end, "rows_per_hour": ROWS_PER_HOUR, "workspaces": WORKSPACES,
+            "degrading": DEGRADING, "decline_days": DECLINE_DAYS,
+            "incident_start": INCIDENT[0], "incident_end": INCIDENT[1], "seed": 0.42})
+        print(f"loaded {HISTORY_DAYS} days of synthetic runs in {time.monotonic() - began:.1f} s")
+    return run_script(conn, TOOLS_SQL / "demo/runs_between.sql", {"first": FIRST, "end": end})[0][0]
+
+
+def roll_up_history(workers: int = 2) -> float:
+    """The days before DAY through the package's functions (what the DAGs run): every hour,
+    then each day, its health scores and report page, and the complete weeks."""
+    from agent_warehouse.reports.daily import write_daily_report
+    from agent_warehouse.rollups import health, hourly, periods
+
+    began = time.monotonic()
+    hours = [FIRST + i * HOUR for i in range((HISTORY_DAYS - 1) * 24 + AIRFLOW_FROM_HOUR)]
+    done = 0
+
+    def roll(chunk: list[datetime]) -> int:
+        conn = connect()
+        try:
+            for h in chunk:
+                hourly.rollup_hour(conn, h)
+        finally:
+            conn.close()
+        return len(chunk)
+
+    # Each hour is its own transaction on its own lock: two connections keep both cores busy.
+    chunks = [hours[i:i + 24] for i in range(0, len(hours), 24)]
+    with ThreadPoolExecutor(workers) as pool:
+        for n in pool.map(roll, chunks):
+            done += n
+            progress(done, len(hours), "rolling up the history's hours")
+    conn = connect()
+    days = [FIRST.date() + timedelta(days=i) for i in range(HISTORY_DAYS - 1)]
+    for i, day in enumerate(days):
+        periods.daily(conn, day)
+        health.health_day(conn, day)
+        if day >= DAY.date() - timedelta(days=7):
+            write_daily_report(conn, day)
+        if day.isoweekday() == 7 and day - timedelta(days=6) >= FIRST.date():
+            periods.weekly(conn, day - timedelta(days=6))
+        progress(i + 1, len(days), "rolling up the history's days")
+    conn.close()
+    return time.monotonic() - began
 
 
 def airflow_dags():
@@ -53,12 +126,17 @@ def record_real_start(run_id: str, dag_id: str, began: datetime) -> None:
             {DagRun.start_date: began}, synchronize_session=False)
 
 
-def roll_up_day(dagbag) -> float:
-    """hourly_rollup for each hour of the day, then daily_rollup for the day."""
+def roll_up_day(conn, dagbag) -> float:
+    """hourly_rollup through Airflow for each hour of DAY from AIRFLOW_FROM_HOUR (a late
+    batch arriving before hour LATE_AFTER), then daily_rollup for the day."""
     began = time.monotonic()
-    for i in range(24):
+    for i in range(AIRFLOW_FROM_HOUR, 24):
+        if i == LATE_AFTER:
+            for j, (hour, workspace, rows) in enumerate(LATE):
+                run_script(conn, TOOLS_SQL / "demo/late_batch.sql",
+                           {"hour": hour, "workspace": workspace, "rows": rows, "seed": 0.1 * (j + 1)})
         run(dagbag, "hourly_rollup", DAY + (i + 1) * HOUR + timedelta(minutes=5))
-        progress(i + 1, 24, "hourly_rollup via Airflow")
+        progress(i + 1 - AIRFLOW_FROM_HOUR, 24 - AIRFLOW_FROM_HOUR, "hourly_rollup via Airflow")
     run(dagbag, "daily_rollup", DAY + timedelta(days=1, hours=1))
     return time.monotonic() - began
 
@@ -76,22 +154,37 @@ def emerging_companies(conn, dagbag, workspace: str) -> None:
 
 
 def main() -> None:
+    began = time.monotonic()
     conn = connect()
     print("migrations:", ", ".join(migrations.migrate(conn)) or "schema current")
-    rows = load_day(conn)
+    rows = load_history(conn)
+    history = roll_up_history() if not run_script(
+        conn, TOOLS_SQL / "demo/day_rolled_up.sql", {"day": DAY.date() - timedelta(days=1)})[0][0] else 0.0
     dagbag = airflow_dags()
-    seconds = roll_up_day(dagbag)
+    seconds = roll_up_day(conn, dagbag)
     top = run_script(conn, TOOLS_SQL / "demo/top_workspaces.sql", {"day": DAY.date(), "limit": 10})
-    print(f"\n{rows:,} runs on {DAY:%Y-%m-%d} rolled up: 24 hourly_rollup runs and one "
-          f"daily_rollup run through Airflow ({seconds:.1f} s)")
-    print("Busiest workspaces that day (analytics.execution_metrics_daily, health from "
+    late = ", ".join(f"{n:,} runs of {h:%Y-%m-%d %H:00}" for h, _, n in LATE)
+    print(f"\n{rows:,} runs from {FIRST:%Y-%m-%d} to {DAY:%Y-%m-%d} 23:59 UTC. Rolled up in this process, "
+          f"by the package's functions: the {HISTORY_DAYS - 1} days before and {DAY:%Y-%m-%d} until "
+          f"{AIRFLOW_FROM_HOUR:02d}:00 ({history:.1f} s). Through Airflow: {24 - AIRFLOW_FROM_HOUR} "
+          f"hourly_rollup runs and one daily_rollup run ({seconds:.1f} s). A late batch ({late}) "
+          f"arrived before the {LATE_AFTER:02d}:00 hour's run, which repaired those hours.")
+    print(f"Busiest workspaces on {DAY:%Y-%m-%d} (analytics.execution_metrics_daily, health from "
           "analytics.workspace_health_daily):\n")
     print(tabulate(top, headers=["workspace", "runs", "failure %", "p95 runtime s", "credits",
-                                 "health", "band"]))
+                                 "health", "band"], intfmt=",", floatfmt=",.1f"))
     emerging_companies(conn, dagbag, run_script(conn, TOOLS_SQL / "demo/busiest_workspace.sql", {"day": DAY.date()})[0][0])
     summary = run_script(conn, TOOLS_SQL / "demo/job_runs_summary.sql", {})
     print("\nops.job_runs:", ", ".join(f"{d} {s}: {n}" for d, s, n in summary))
-    print("\nSee these runs in the Airflow UI: make up (then make down)")
+    print(f"\nThe daily report: {report_path()} (make up serves it under Daily reports)")
+    print(f"make demo took {time.monotonic() - began:.1f} s. See these runs in the Airflow UI: make up "
+          "(then make down)")
+
+
+def report_path() -> str:
+    from agent_warehouse import settings
+
+    return str(Path(settings.current().reports_dir) / f"daily-{DAY:%Y-%m-%d}.html")
 
 
 if __name__ == "__main__":

@@ -26,3 +26,21 @@ def day_checks(conn: Any, day: date) -> dict[str, Any]:
                       "what_differed": what, "outcome": outcome, "dag_id": dag_id, "run_id": run_id}
                      for i, found, g, p, t, what, outcome, dag_id, run_id in cur.fetchall()]
     return {"incidents": incidents, "anomalies": day_anomalies(conn, day, LIMIT)}
+
+
+def report_items(checks: dict[str, Any]) -> list[dict[str, Any]]:
+    """The day's incidents and anomalies in the shape the report's top section lists
+    (``reports/daily.py`` ``render_html``: ``when``, ``kind``, ``summary``, ``workspace_id``,
+    ``run_url``); an incident links to the Airflow run that found it."""
+    from agent_warehouse.checks.anomalies import describe
+
+    items = []
+    for i in checks["incidents"]:
+        items.append({"when": i["period"], "kind": f"reconciliation ({i['outcome'].replace('_', ' ')})",
+                      "summary": f"{i['grain']} of {i['table']}: {i['what_differed']}",
+                      # the report is served under /reports/ on the api-server, beside the UI
+                      "run_url": f"../dags/{i['dag_id']}/runs/{i['run_id']}" if i["dag_id"] and i["run_id"] else None})
+    for a in checks["anomalies"]:
+        items.append({"when": a["hour"], "kind": f"anomaly: {a['metric'].replace('_', ' ')}",
+                      "summary": describe(a).split(": ", 1)[1], "workspace_id": a["workspace_id"]})
+    return items

@@ -27,7 +27,7 @@ class AgentWarehousePlugin(AirflowPlugin):
         {"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"},
         {"app": internal_api, "url_prefix": "/internal", "name": "agent_warehouse_internal"},
     ]
-    external_views = [{"name": "Daily reports", "href": "/reports/", "destination": "nav",
+    external_views = [{"name": "Reports", "href": "/reports/", "destination": "nav",
                        "url_route": "daily_reports"}]
 
 

@@ -80,5 +80,10 @@ def sql_written(results: list[Any], descriptions: list[Any]) -> list[dict[str, A
     row = dict(zip(names, results[-1][0], strict=True))
     written = int(row.pop("rows_written"))
     # numeric columns (Decimal) would not survive the trip to JSON as numbers
-    return [{"rows_written": written,
-             "details": {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}}]
+    out: list[dict[str, Any]] = [{"rows_written": written,
+                                  "details": {k: float(v) if isinstance(v, Decimal) else v
+                                              for k, v in row.items()}}]
+    from agent_warehouse.reports import log_lines
+
+    log_lines.log_hour(out[0])  # the task log ends with one human line, not the SQL's last count
+    return out

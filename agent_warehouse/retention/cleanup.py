@@ -17,6 +17,7 @@ from typing import Any
 
 from agent_warehouse import settings
 from agent_warehouse.db import run_script
+from agent_warehouse.reports.log_lines import summarised
 from agent_warehouse.rollups import hourly
 
 # Airflow Variable (JSON: {"raw_days": .., "hourly_days": .., "job_runs_days": ..}) that
@@ -118,6 +119,7 @@ def delete_expired_rollups(conn: Any, horizons: dict[str, date]) -> dict[str, in
                     strict=True))
 
 
+@summarised("cleanup")
 def cleanup(conn: Any, today: date, retention: Retention) -> dict[str, Any]:
     """The whole cleanup for day ``today``; returns the audit details."""
     horizons = retention.horizons(today)

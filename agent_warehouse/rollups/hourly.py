@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent_warehouse.db import run_script_results, sql, transaction
+from agent_warehouse.reports.log_lines import summarised
 
 HOUR = timedelta(hours=1)
 log = logging.getLogger(__name__)
@@ -45,6 +47,47 @@ def dirty_hours(conn: Any, before: datetime) -> list[datetime]:
         return [row[0] for row in cur.fetchall()]
 
 
-def repair(conn: Any, before: datetime) -> list[dict[str, Any]]:
-    """Re-roll every changed hour before ``before``; cost grows with the hours changed."""
-    return [rollup_hour(conn, hour) for hour in dirty_hours(conn, before)]
+class PeriodsFailed(RuntimeError):
+    """Some periods could not be rolled up; every other period was. ``failed`` maps each
+    failed period (``hour 2026-01-05T07:00:00Z``, ``day 2026-01-05``) to its error, ``done``
+    holds the results of the periods that succeeded."""
+
+    def __init__(self, failed: dict[str, str], done: Any = None) -> None:
+        self.failed = dict(failed)
+        self.done = done
+        named = "; ".join(f"{period}: {error}" for period, error in self.failed.items())
+        super().__init__(f"{len(self.failed)} period(s) failed, the others were rolled up: {named}")
+
+
+def hour_name(hour: datetime) -> str:
+    return f"hour {hour.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def attempt(failed: dict[str, str], period: str, work: Callable[[], Any]) -> Any:
+    """``work()``, or None with its error kept under ``period`` in ``failed``: one period that
+    fails (its transaction rolled back) never stops the periods after it."""
+    try:
+        return work()
+    except Exception as exc:  # any error of one period; the caller raises PeriodsFailed at the end
+        log.exception("%s failed; going on with the other periods", period)
+        failed[period] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        return None
+
+
+@summarised("repair")
+def repair(conn: Any, before: datetime, failed: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Re-roll every changed hour before ``before``; cost grows with the hours changed.
+
+    An hour that fails does not stop the others: each is tried, and then :class:`PeriodsFailed`
+    names the hours that failed (they stay in the invalidation log for the next run). With
+    ``failed`` given, failures are added to it instead and the caller decides."""
+    own = failed is None
+    failed = {} if failed is None else failed
+    done = []
+    for hour in dirty_hours(conn, before):
+        result = attempt(failed, hour_name(hour), lambda h=hour: rollup_hour(conn, h))
+        if result is not None:
+            done.append(result)
+    if own and failed:
+        raise PeriodsFailed(failed, done)
+    return done

@@ -15,10 +15,12 @@ keeps its rows as they are and says so (docs/retention.md), whatever run asks fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from agent_warehouse.db import sql, transaction
+from agent_warehouse.reports.log_lines import summarised
 from agent_warehouse.rollups import hourly
 
 DAY = timedelta(days=1)
@@ -38,16 +40,49 @@ def as_date(value: Any) -> date:
     return value
 
 
-def bring_hours_up_to_date(conn: Any, start: datetime, end: datetime) -> dict[str, list[str]]:
+def bring_hours_up_to_date(conn: Any, start: datetime, end: datetime,
+                           failed: dict[str, str] | None = None) -> dict[str, list[str]]:
     """Re-roll every changed hour before ``end`` and roll up the hours of [start, end) never
-    rolled up; each hour is one transaction (``rollup_hour.sql``)."""
-    repaired = hourly.repair(conn, before=end)
+    rolled up; each hour is one transaction (``rollup_hour.sql``).
+
+    An hour that fails does not stop the others; the failures are added to ``failed``, or,
+    without it, raised at the end as :class:`hourly.PeriodsFailed` naming them."""
+    own = failed is None
+    failed = {} if failed is None else failed
+    repaired = hourly.repair(conn, before=end, failed=failed)
     with transaction(conn) as cur:
         cur.execute(sql("periods/missing_hours.sql"), {"start": start, "end": end})
         missing = [row[0] for row in cur.fetchall()]
-    rolled = [hourly.rollup_hour(conn, h) for h in missing]
-    return {"hours_repaired": [r["hour"] for r in repaired],
-            "hours_rolled_up": [r["hour"] for r in rolled]}
+    rolled = [hourly.attempt(failed, hourly.hour_name(h), lambda h=h: hourly.rollup_hour(conn, h))
+              for h in missing]
+    out = {"hours_repaired": [r["hour"] for r in repaired],
+           "hours_rolled_up": [r["hour"] for r in rolled if r is not None]}
+    if own and failed:
+        raise hourly.PeriodsFailed(failed, out)
+    return out
+
+
+def failed_inputs(failed: dict[str, str], first: date, end: date) -> list[str]:
+    """The failed hours and days (keys of ``failed``) that fall in [first, end): a period
+    reading them would be computed from stale inputs, so it waits for the next run."""
+    out = []
+    for period in failed:
+        grain, _, when = period.partition(" ")
+        if grain in ("hour", "day") and first <= date.fromisoformat(when[:10]) < end:
+            out.append(period)
+    return out
+
+
+def rollup_or_wait(failed: dict[str, str], grain: str, start: date, length: timedelta,
+                   work: Callable[[], Any]) -> Any:
+    """``work()`` for the period ``grain start``, unless one of its inputs failed in this run:
+    then the period is named as failed too (its invalidation stays for the next run)."""
+    period = f"{grain} {start.isoformat()}"
+    stale = failed_inputs(failed, start, start + length)
+    if stale:
+        failed[period] = f"not rolled up: its inputs failed ({', '.join(stale)})"
+        return None
+    return hourly.attempt(failed, period, work)
 
 
 def stale_periods(conn: Any, grain: str, start: date, end: date) -> list[date]:
@@ -77,25 +112,49 @@ def rollup_week(conn: Any, week_start: date) -> dict[str, Any]:
             "kept": kept is not None}
 
 
-def bring_days_up_to_date(conn: Any, first: date, end: date) -> dict[str, Any]:
-    """Hours of [first, end) current, then every stale day before ``end`` recomputed."""
-    hours = bring_hours_up_to_date(conn, utc_midnight(first), utc_midnight(end))
-    days = stale_periods(conn, "day", first, end)
-    return {**hours, "days": [rollup_day(conn, d) for d in days]}
+def bring_days_up_to_date(conn: Any, first: date, end: date,
+                          failed: dict[str, str] | None = None) -> dict[str, Any]:
+    """Hours of [first, end) current, then every stale day before ``end`` recomputed.
 
-
-def daily(conn: Any, day: date) -> dict[str, Any]:
-    """The daily run: ``day`` and every earlier day whose partials changed."""
-    out = bring_days_up_to_date(conn, day, day + DAY)
-    if not any(r["day"] == day.isoformat() for r in out["days"]):
-        out["days"].append(rollup_day(conn, day))  # its own day always, even if unchanged
+    A period that fails never stops the others: every hour and day is tried (a day whose
+    hours failed waits), then :class:`hourly.PeriodsFailed` names the failures (or, with
+    ``failed`` given, they are added to it)."""
+    own = failed is None
+    failed = {} if failed is None else failed
+    hours = bring_hours_up_to_date(conn, utc_midnight(first), utc_midnight(end), failed)
+    days = [rollup_or_wait(failed, "day", d, DAY, lambda d=d: rollup_day(conn, d))
+            for d in stale_periods(conn, "day", first, end)]
+    out = {**hours, "days": [d for d in days if d is not None]}
+    if own and failed:
+        raise hourly.PeriodsFailed(failed, out)
     return out
 
 
+@summarised("day")
+def daily(conn: Any, day: date) -> dict[str, Any]:
+    """The daily run: ``day`` and every earlier day whose partials changed. A period that
+    fails is named at the end (:class:`hourly.PeriodsFailed`) after all the others ran."""
+    failed: dict[str, str] = {}
+    out = bring_days_up_to_date(conn, day, day + DAY, failed)
+    if not any(r["day"] == day.isoformat() for r in out["days"]) and f"day {day.isoformat()}" not in failed:
+        own = rollup_or_wait(failed, "day", day, DAY, lambda: rollup_day(conn, day))  # even if unchanged
+        if own is not None:
+            out["days"].append(own)
+    if failed:
+        raise hourly.PeriodsFailed(failed, out)
+    return out
+
+
+@summarised("week")
 def weekly(conn: Any, week_start: date) -> dict[str, Any]:
     """The weekly run: its week and every earlier week whose partials changed, after every
-    day they read is current."""
+    day they read is current. A period that fails is named at the end, after the others."""
+    failed: dict[str, str] = {}
     end = week_start + WEEK
-    out = bring_days_up_to_date(conn, week_start, end)
+    out = bring_days_up_to_date(conn, week_start, end, failed)
     weeks = sorted(set(stale_periods(conn, "week", week_start, end)) | {week_start})
-    return {**out, "weeks": [rollup_week(conn, w) for w in weeks]}
+    done = [rollup_or_wait(failed, "week", w, WEEK, lambda w=w: rollup_week(conn, w)) for w in weeks]
+    out = {**out, "weeks": [w for w in done if w is not None]}
+    if failed:
+        raise hourly.PeriodsFailed(failed, out)
+    return out

@@ -1,274 +1,229 @@
-"""Ingest: a registry of signal providers, each called on its own and stored on its own.
+"""Ingest: call every configured provider for a window and store what it delivers.
 
-A provider is anything with a ``name`` and ``fetch(start, end)`` returning rows (dicts with
-``external_id``, ``company``, ``signal_type``, ``observed_at``, ``value``). A provider that
-raises or times out is logged and recorded in ``signals.provider_runs``, and the others go
-on. Rows that fail validation are counted and set aside in ``signals.rejected_signals``
-with the reason. Rows are keyed by (provider, external_id), so a rerun inserts nothing.
+Each provider is called on its own (a thread with a timeout), and each of its deliveries (a
+drop file, or the whole answer of a provider without separate deliveries) is read, validated
+line by line and stored in its own transaction: a bad line is set aside in
+``signals.rejected_signals`` with its reason (:mod:`.validation`), a bad file is recorded in
+``signals.provider_files`` and the other files go on, a failing provider is recorded in
+``signals.provider_runs`` and the other providers go on. Rows are keyed by (provider,
+external_id), so a rerun inserts nothing; drop files already read are not read again.
+
+The registry and the built-in providers live in :mod:`.providers`, :mod:`.files` and
+:mod:`.synthetic`; their names are re-exported here.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import logging
-import math
-import random
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Annotated, Any, Protocol
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    FiniteFloat,
-    ValidationError,
-)
-from pydantic_core import to_json
+import psycopg
+from psycopg import errors
 
 from agent_warehouse import settings
-from agent_warehouse.db import run_script
-from agent_warehouse.signals import SignalType
+from agent_warehouse.db import run_script, statements, transaction
+from agent_warehouse.signals.files import FileProvider
+from agent_warehouse.signals.providers import (
+    REGISTRY,
+    Delivery,
+    Provider,
+    Refused,
+    configured_providers,
+    deliveries,
+    register,
+)
+from agent_warehouse.signals.synthetic import SyntheticProvider
+from agent_warehouse.signals.validation import Malformed, SignalRow, rejection, validate
+
+__all__ = ["REGISTRY", "FileProvider", "Malformed", "Provider", "SignalRow", "SyntheticProvider",
+           "configured_providers", "ingest", "register", "validate"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What PostgreSQL answers for a value validation should have refused: the delivery is then
+# stored in halves until the rows it refuses are found and set aside ("not_storable").
+STORAGE_ERRORS = (errors.DataError, errors.IntegrityError, errors.ProgramLimitExceeded, UnicodeError)
 
 
-class Provider(Protocol):
-    name: str
-
-    def fetch(self, start: datetime, end: datetime) -> Iterable[Any]: ...
-
-
-@dataclass(frozen=True)
-class Malformed:
-    """A row a provider could not even parse (a bad JSON line); rejected with ``reason``."""
-
-    reason: str
-    payload: dict[str, Any]
-
-
-REGISTRY: dict[str, Callable[[], Provider]] = {}
-
-
-def register(name: str) -> Callable[[Callable[[], Provider]], Callable[[], Provider]]:
-    """Class decorator: make a provider available under ``name`` in AGENT_WAREHOUSE_SIGNALS_PROVIDERS."""
-
-    def add(factory: Callable[[], Provider]) -> Callable[[], Provider]:
-        REGISTRY[name] = factory
-        return factory
-
-    return add
-
-
-def configured_providers() -> list[Provider]:
-    names = settings.current().providers
-    unknown = [n for n in names if n not in REGISTRY]
-    if unknown:
-        raise ValueError(f"unknown signal provider(s) {unknown}; known: {sorted(REGISTRY)}")
-    return [REGISTRY[n]() for n in names]
-
-
-@register("file")
-class FileProvider:
-    """CSV (header row) and JSON Lines files in AGENT_WAREHOUSE_SIGNALS_DROP_DIR.
-
-    Every file is read on every run; the (provider, external_id) key makes that harmless,
-    and a file dropped late is still picked up.
-    """
-
-    name = "file"
-
-    def __init__(self, folder: str | Path | None = None) -> None:
-        self.folder = Path(folder or settings.current().signals_drop_dir)
-
-    def fetch(self, start: datetime, end: datetime) -> Iterator[Any]:
-        if not self.folder.is_dir():
-            log.info("signal drop folder %s does not exist: nothing to read", self.folder)
-            return
-        for path in sorted(self.folder.iterdir()):
-            if path.suffix == ".csv":
-                with path.open(newline="") as fh:
-                    yield from csv.DictReader(fh)
-            elif path.suffix in (".jsonl", ".ndjson"):
-                with path.open() as fh:
-                    for number, line in enumerate(fh, 1):
-                        if not line.strip():
-                            continue
-                        try:
-                            yield json.loads(line)
-                        except json.JSONDecodeError as exc:
-                            yield Malformed("invalid_json", {"file": path.name, "line": number,
-                                                             "text": line[:500], "error": str(exc)})
-
-
-SYNTHETIC_COMPANIES = (
-    "Acme Robotics", "Birch Analytics", "Cobalt Health", "Delta Freight", "Ember Energy",
-    "Fjord Security", "Granite AI", "Harbor Pay", "Indigo Bio", "Juniper Labs", "Kite Mobility",
-    "Lumen Foods", "Mosaic Learning", "Nimbus Cloud", "Orchid Retail", "Pylon Systems",
-    "Quartz Legal", "Rivet Manufacturing", "Sable Media", "Tundra Climate",
-)
-_TYPE_SHARE = {"hiring": 0.3, "mention": 0.3, "traffic": 0.25, "product_launch": 0.1, "funding": 0.05}
-
-
-@register("synthetic")
-class SyntheticProvider:
-    """Deterministic demo signals: the same hour always yields the same rows and ids.
-
-    Each company's daily rate follows its own slow wave, so on any day some companies
-    are accelerating (emerging) and others are quiet. Generated hour by hour, so hourly
-    and daily ingests of the same time produce the same external ids.
-    """
-
-    name = "synthetic"
-
-    def fetch(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        if hour < start:
-            hour += timedelta(hours=1)
-        while hour < end:
-            yield from self._hour(hour)
-            hour += timedelta(hours=1)
-
-    @staticmethod
-    def daily_rate(index: int, day: datetime) -> float:
-        wave = math.sin(2 * math.pi * (day.toordinal() + 7 * index) / 45)
-        return 1.0 + (index % 4) + 8.0 * max(0.0, wave) ** 3
-
-    def _hour(self, hour: datetime) -> Iterator[dict[str, Any]]:
-        rng = random.Random(f"synthetic-signals-{hour:%Y%m%d%H}")
-        for index, company in enumerate(SYNTHETIC_COMPANIES):
-            per_hour = self.daily_rate(index, hour) / 24
-            for signal_type, share in _TYPE_SHARE.items():
-                if rng.random() < per_hour * share:
-                    yield {
-                        "external_id": f"syn-{hour:%Y%m%d%H}-{index}-{signal_type}",
-                        "company": company,
-                        "signal_type": signal_type,
-                        "observed_at": (hour + timedelta(minutes=rng.randrange(60))).isoformat(),
-                        "value": round(rng.uniform(1, 100), 2),
-                    }
-
-
-def _iso_text(value: Any) -> Any:
-    # An ISO 8601 text or a datetime; a bare number (pydantic would read unix time) is not a time.
-    if not isinstance(value, str | datetime):
-        raise ValueError("observed_at must be an ISO 8601 time")
-    return value
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-class SignalRow(BaseModel):
-    """One provider row as the warehouse stores it; anything else is set aside with a reason."""
-
-    model_config = ConfigDict(str_strip_whitespace=True, coerce_numbers_to_str=True, extra="ignore")
-
-    external_id: str = Field(min_length=1)
-    company: str = Field(min_length=1, max_length=200)
-    signal_type: Annotated[SignalType, BeforeValidator(_lower)]
-    observed_at: Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-    value: FiniteFloat
-
-
-# The reason stored for a row's first invalid field; (field, pydantic error type) when it depends on how.
-_REASONS = {
-    "external_id": "missing_external_id", "company": "missing_company",
-    ("company", "string_too_long"): "company_too_long", "signal_type": "unknown_signal_type",
-    "observed_at": "invalid_observed_at", ("observed_at", "timezone_aware"): "observed_at_without_timezone",
-    "value": "invalid_value",
-}
-
-
-def validate(row: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """(clean row, None) or (None, reason)."""
-    if isinstance(row, Malformed):
-        return None, row.reason
+def _call(fn: Callable[[], T], name: str, deadline: float) -> T:
+    """``fn()`` in a thread, abandoned at ``deadline`` (monotonic): a hanging provider cannot
+    hold the ingest. The thread is not killed."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise FutureTimeout
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"signals-{name}")
     try:
-        return SignalRow.model_validate(row).model_dump(mode="json"), None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        if first["type"] == "model_type":
-            return None, "not_an_object"
-        field = first["loc"][0]
-        return None, _REASONS.get((field, first["type"]), _REASONS[field])
-
-
-def _rejection(reason: str, row: Any) -> dict[str, Any]:
-    # jsonb takes no NaN/Infinity and no custom types: those become strings.
-    payload = json.loads(to_json(row.payload if isinstance(row, Malformed) else row,
-                                 inf_nan_mode="strings", fallback=str))
-    if not isinstance(payload, dict):
-        payload = {"row": payload}
-    text = json.dumps(payload, sort_keys=True)
-    return {"reason": reason, "payload": payload,
-            "payload_hash": hashlib.sha256(f"{reason}|{text}".encode()).hexdigest()}
-
-
-def _fetch_all(provider: Provider, start: datetime, end: datetime, timeout: float) -> list[Any]:
-    # A thread so a hanging provider can be abandoned after `timeout`; it is not killed.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"signals-{provider.name}")
-    try:
-        return pool.submit(lambda: list(provider.fetch(start, end))).result(timeout=timeout)
+        return pool.submit(fn).result(timeout=remaining)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def ingest(conn: Any, start: datetime, end: datetime, providers: list[Provider] | None = None,
+def ingest(conn: psycopg.Connection, start: datetime, end: datetime, providers: list[Provider] | None = None,
            timeout: float | None = None) -> dict[str, Any]:
-    """Call every provider for ``[start, end)``; store each one's rows in its own transaction.
+    """Call every provider for ``[start, end)`` and store what each delivers.
 
-    Returns ``{"inserted": n, "rejected": n, "failed": [names], "providers": {name: {...}}}``.
-    Never raises for a provider's failure; raises only if the warehouse itself fails.
+    Returns ``{"inserted": n, "rejected": n, "failed": [names], "providers": {name: {"status",
+    "fetched", "inserted", "rejected", "skipped", "error"}}}`` (``skipped``: deliveries already
+    read). Never raises for a provider's, a file's or a line's fault; only if the warehouse fails.
     """
     providers = configured_providers() if providers is None else providers
     timeout = settings.current().signals_provider_timeout_seconds if timeout is None else timeout
     day = start.astimezone(UTC).date()
     report: dict[str, Any] = {"inserted": 0, "rejected": 0, "failed": [], "providers": {}}
     for provider in providers:
-        status, error, rows = "success", None, []
-        try:
-            rows = _fetch_all(provider, start, end, timeout)
-        except FutureTimeout:
-            status, error = "timeout", f"provider {provider.name} timed out after {timeout:g} s"
-        except Exception as exc:  # a provider's bug or outage must not stop the others
-            status, error = "failed", f"provider {provider.name} failed: {exc!r}"[:2000]
-        good, rejected = [], []
-        for row in rows:
-            clean, reason = validate(row)
-            if clean is None:
-                rejected.append(_rejection(reason, row))
-            else:
-                good.append(clean)
-        if rejected and status == "success":
-            status = "partial"
-        if error:
-            log.warning("signal ingest: %s (other providers go on)", error)
-        if rejected:
-            log.warning("signal ingest: %s delivered %d malformed rows, set aside in "
-                        "signals.rejected_signals", provider.name, len(rejected))
-        (inserted,), = run_script(conn, "signals/ingest_batch.sql", {
+        outcome = _ingest_provider(conn, provider, start, end, day, timeout)
+        run_script(conn, "signals/record_provider_run.sql", {
             "provider": provider.name, "day": day, "window_start": start, "window_end": end,
-            "rows": json.dumps(good),
-            "rejected": json.dumps(rejected), "status": status, "fetched": len(rows),
-            "rejected_count": len(rejected), "error": error,
-        })
-        report["providers"][provider.name] = {"status": status, "fetched": len(rows),
-                                              "inserted": int(inserted), "rejected": len(rejected),
-                                              "error": error}
-        report["inserted"] += int(inserted)
-        report["rejected"] += len(rejected)
-        if status in ("failed", "timeout"):
+            "status": outcome["status"], "fetched": outcome["fetched"], "inserted": outcome["inserted"],
+            "rejected_count": outcome["rejected"], "error": outcome["error"]})
+        report["providers"][provider.name] = outcome
+        report["inserted"] += outcome["inserted"]
+        report["rejected"] += outcome["rejected"]
+        if outcome["status"] in ("failed", "timeout"):
             report["failed"].append(provider.name)
-        log.info("signal ingest: %s %s, %d fetched, %d new, %d rejected", provider.name, status,
-                 len(rows), inserted, len(rejected))
+        if outcome["error"]:
+            log.warning("signal ingest: %s: %s (the others go on)", provider.name, outcome["error"])
+        if outcome["rejected"]:
+            log.warning("signal ingest: %s delivered %d bad lines, set aside in signals.rejected_signals",
+                        provider.name, outcome["rejected"])
+        log.info("signal ingest: %s %s, %d fetched, %d new, %d rejected, %d deliveries unchanged",
+                 provider.name, outcome["status"], outcome["fetched"], outcome["inserted"],
+                 outcome["rejected"], outcome["skipped"])
     return report
+
+
+def _ingest_provider(conn: psycopg.Connection, provider: Provider, start: datetime, end: datetime,
+                     day: date, timeout: float) -> dict[str, Any]:
+    name = provider.name
+    out: dict[str, Any] = {"status": "success", "fetched": 0, "inserted": 0, "rejected": 0, "skipped": 0,
+                           "error": None}
+    problems: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        units = _call(lambda: deliveries(provider, start, end), name, deadline)
+    except FutureTimeout:
+        return {**out, "status": "timeout", "error": f"provider {name} timed out after {timeout:g} s"}
+    except Exception as exc:  # a provider's bug or outage must not stop the others
+        return {**out, "status": "failed", "error": _text(f"provider {name} failed: {exc!r}")}
+    already = _already_read(conn, name, units)
+    for unit in units:
+        if unit.source is not None and unit.fingerprint is not None and already.get(unit.source) == unit.fingerprint:
+            out["skipped"] += 1
+            continue
+        try:
+            records = _call(lambda u=unit: list(u.read()), name, deadline)
+        except FutureTimeout:
+            out["status"], out["error"] = "timeout", f"provider {name} timed out after {timeout:g} s"
+            break
+        except Exception as exc:
+            if unit.source is None:
+                out["status"], out["error"] = "failed", _text(f"provider {name} failed: {exc!r}")
+                break
+            status = "refused" if isinstance(exc, Refused) else "failed"  # failed: tried again next run
+            problems.append(f"{unit.source} {status}: {exc}")
+            _record_file(conn, name, unit, status=status, error=_text(str(exc)))
+            continue
+        inserted, rejected = _store(conn, name, day, unit, records)
+        out["fetched"] += len(records)
+        out["inserted"] += inserted
+        out["rejected"] += rejected
+    if problems:
+        out["error"] = _text("; ".join(filter(None, [out["error"], *problems])))
+    if out["status"] == "success" and (problems or out["rejected"]):
+        out["status"] = "partial"
+    return out
+
+
+def _text(message: str) -> str:
+    """An error message as PostgreSQL stores it (no NUL), of a readable length."""
+    return message.replace("\x00", "")[:2000]
+
+
+def _already_read(conn: psycopg.Connection, provider: str, units: Sequence[Delivery]) -> dict[str, str]:
+    paths = [u.source for u in units if u.source is not None and u.fingerprint is not None]
+    if not paths:
+        return {}
+    return dict(run_script(conn, "signals/files_read.sql", {"provider": provider, "paths": paths}))
+
+
+def _record_file(conn: psycopg.Connection, provider: str, unit: Delivery, *, status: str, lines: int = 0,
+                 inserted: int = 0, rejected: int = 0, error: str | None = None,
+                 cur: psycopg.Cursor | None = None) -> None:
+    if unit.source is None:
+        return
+    params = {"provider": provider, "path": unit.source, "fingerprint": unit.fingerprint, "size": unit.size,
+              "status": status, "lines": lines, "inserted": inserted, "rejected_count": rejected, "error": error}
+    if cur is None:
+        run_script(conn, "signals/record_file.sql", params)
+    else:
+        cur.execute(statements("signals/record_file.sql")[0], params)
+
+
+def _store(conn: psycopg.Connection, provider: str, day: date, unit: Delivery,
+           records: list[Any]) -> tuple[int, int]:
+    """Validate one delivery's records and store them, its rejected lines and (for a file) its
+    record in one transaction. (inserted, rejected)."""
+    good, rejected = [], []
+    for record in records:
+        clean, reason = validate(record)
+        if clean is None:
+            rejected.append(rejection(reason or "unprocessable", record))
+        else:
+            good.append(clean)
+    try:
+        with transaction(conn) as cur:
+            inserted = _insert(cur, provider, good)
+            _set_aside(conn, cur, provider, day, unit, len(records), inserted, rejected)
+        return inserted, len(rejected)
+    except STORAGE_ERRORS as exc:
+        log.warning("signal ingest: PostgreSQL refused a row of %s %s (%s): finding it",
+                    provider, unit.source or "", type(exc).__name__)
+    inserted, refused = _insert_bisecting(conn, provider, good)
+    rejected += refused
+    with transaction(conn) as cur:
+        _set_aside(conn, cur, provider, day, unit, len(records), inserted, rejected)
+    return inserted, len(rejected)
+
+
+def _set_aside(conn: psycopg.Connection, cur: psycopg.Cursor, provider: str, day: date, unit: Delivery,
+               lines: int, inserted: int, rejected: list[dict[str, Any]]) -> None:
+    if rejected:
+        cur.execute(statements("signals/record_rejected.sql")[0],
+                    {"provider": provider, "day": day, "rejected": json.dumps(rejected)})
+    _record_file(conn, provider, unit, status="ingested", lines=lines, inserted=inserted,
+                 rejected=len(rejected), cur=cur)
+
+
+def _insert(cur: psycopg.Cursor, provider: str, rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    params = {"provider": provider, "rows": json.dumps(rows)}
+    for statement in statements("signals/insert_signals.sql"):
+        cur.execute(statement, params)
+    (count,) = cur.fetchone() or (0,)
+    return int(count)
+
+
+def _insert_bisecting(conn: psycopg.Connection, provider: str,
+                      rows: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    """Rows in halves, each half in its own transaction, until the single rows PostgreSQL
+    refuses are found: (inserted, their rejections)."""
+    if not rows:
+        return 0, []
+    try:
+        with transaction(conn) as cur:
+            return _insert(cur, provider, rows), []
+    except STORAGE_ERRORS as exc:
+        if len(rows) == 1:
+            return 0, [rejection("not_storable", {"row": rows[0], "error": str(exc)})]
+    middle = len(rows) // 2
+    first, first_refused = _insert_bisecting(conn, provider, rows[:middle])
+    second, second_refused = _insert_bisecting(conn, provider, rows[middle:])
+    return first + second, first_refused + second_refused

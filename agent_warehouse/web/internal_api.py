@@ -18,6 +18,12 @@ triggered, so the same key and workspace always answer with the same ``job_run_i
 start a second run. The run claims the row by its run id (nothing in the run's conf names
 it). A replay whose row has no DAG run (the first call died between its commit and its
 trigger) starts that run: the run id is deterministic, so it is started at most once.
+The same key with other parameters (day, hour, pack) answers 409 naming the difference.
+
+``day`` and ``hour`` are checked before anything is written: a day must be a closed UTC day
+from SUPPORTED_FROM to yesterday, an hour a closed UTC clock hour from SUPPORTED_FROM on;
+anything else (a malformed string, year 9999, a day not over yet whose run would wait until
+it is) answers 422 naming the field and the range.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -38,6 +45,11 @@ log = logging.getLogger(__name__)
 
 DAG_ID = "daily_signal_aggregation"
 TOKEN_SETTING = "INTERNAL_JOB_TOKEN"
+# The first day a run may be asked for: the first time a signal may be observed (docs/signals.md).
+SUPPORTED_FROM = date(2000, 1, 1)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# An ISO 8601 time with an offset; a space before the offset is a "+" the query string decoded.
+_HOUR = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+\- ]\d{2}:\d{2})?")
 
 
 # Values copied from examples: a token anyone can guess is no token (503, as when unset).
@@ -200,6 +212,9 @@ def queue_run(kind: str, day: date, workspace_id: str | None, pack_id: str | Non
                 cur.execute(sql("web/job_by_key.sql"), {"key": key})
                 row = cur.fetchone()
             job_id, status, *_, run_id, ws, pack, first_day, first_conf = row
+            _same_parameters(x_idempotency_key, first={"day": first_day, "pack_id": pack,
+                                                       "hour": (first_conf or {}).get("hour")},
+                             now={"day": day.isoformat(), "pack_id": pack_id, "hour": conf.get("hour")})
             if status == "queued" and not dag_run_exists(run_id):
                 # The first call died between its commit and its trigger: start that run now.
                 _start(conn, job_id, run_id, first_conf or {"workspace_id": ws, "pack_id": pack},
@@ -212,6 +227,15 @@ def queue_run(kind: str, day: date, workspace_id: str | None, pack_id: str | Non
             return JSONResponse(_body(cur.fetchone()), status_code=202)
     finally:
         conn.close()
+
+
+def _same_parameters(key: str | None, *, first: dict[str, Any], now: dict[str, Any]) -> None:
+    """409 when a replayed key comes with other parameters than its first call: answering with
+    the first job would silently do something else than asked."""
+    differ = [f"{name}={first[name]!r} (this call: {now[name]!r})" for name in first if first[name] != now[name]]
+    if differ:
+        raise HTTPException(409, f"X-Idempotency-Key {(key or '')[:64]!r} was first used with "
+                                 f"{', '.join(differ)}: use a new key for other parameters")
 
 
 def _workspace(workspace_id: str | None) -> str | None:
@@ -229,54 +253,96 @@ def _yesterday() -> date:
     return datetime.now(UTC).date() - timedelta(days=1)
 
 
+def _last_closed_hour() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+
+def parse_day(text: str | None) -> date:
+    """The ``day`` query parameter: a closed UTC day in the supported range, else 422 (checked
+    before anything is written; a day not over yet would give a run that waits until it is)."""
+    if text is None:
+        return _yesterday()
+    latest = _yesterday()
+    expected = f"a closed UTC day from {SUPPORTED_FROM} to {latest} (YYYY-MM-DD)"
+    try:
+        day = date.fromisoformat(text) if _DAY.fullmatch(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise HTTPException(422, f"day must be {expected}, not {text[:64]!r}")
+    if not SUPPORTED_FROM <= day <= latest:
+        raise HTTPException(422, f"day {day} is outside the supported range: {expected}")
+    return day
+
+
+def parse_hour(text: str | None) -> datetime:
+    """The ``hour`` query parameter: a closed UTC clock hour with its offset, in the supported
+    range, else 422. Compared before any conversion (near years 1 and 9999 one overflows)."""
+    latest = _last_closed_hour()
+    if text is None:
+        return latest
+    expected = (f"a closed UTC clock hour with its offset, from {SUPPORTED_FROM}T00:00:00+00:00 "
+                f"to {latest.isoformat()}")
+    match = _HOUR.fullmatch(text)
+    if match and match.group(2) is None:
+        raise HTTPException(422, f"hour needs a time zone, e.g. 2026-01-05T10:00:00+00:00: {expected}")
+    try:
+        offset = match.group(2).replace(" ", "+") if match else ""
+        hour = datetime.fromisoformat(match.group(1) + offset) if match else None
+    except ValueError:
+        hour = None
+    if hour is None:
+        raise HTTPException(422, f"hour must be {expected}, not {text[:64]!r}")
+    if not datetime.combine(SUPPORTED_FROM, time(), tzinfo=UTC) <= hour <= latest:
+        raise HTTPException(422, f"hour {text[:64]} is outside the supported range: {expected}")
+    hour = hour.astimezone(UTC)
+    if (hour.minute, hour.second, hour.microsecond) != (0, 0, 0):
+        raise HTTPException(422, f"hour must be a clock hour in UTC, not {hour.isoformat()}: {expected}")
+    return hour
+
+
 @app.post("/run_daily_aggregation")
 def run_daily_aggregation(
     workspace_id: str | None = Query(default=None),
     pack_id: str | None = Query(default=None),
-    day: Annotated[date | None, Query()] = None,  # the UTC day to aggregate; default yesterday
+    day: Annotated[str | None, Query()] = None,  # the UTC day to aggregate (YYYY-MM-DD); default yesterday
     x_idempotency_key: str | None = Header(default=None),
 ) -> JSONResponse:
     """Ingest, derive, score and rank a day: a whole run of the DAG."""
-    return queue_run("aggregation", day or _yesterday(), _workspace(workspace_id), pack_id, x_idempotency_key)
+    return queue_run("aggregation", parse_day(day), _workspace(workspace_id), pack_id, x_idempotency_key)
 
 
 # The seed's granular mode: each endpoint starts a run of the same DAG that executes only its
 # step (the DAG's `steps` param); the other steps' tasks are skipped.
 @app.post("/run_ingest")
 def run_ingest(
-    hour: Annotated[datetime | None, Query()] = None,  # the UTC hour to ingest; default the last closed one
+    hour: Annotated[str | None, Query()] = None,  # the UTC hour to ingest; default the last closed one
     x_idempotency_key: str | None = Header(default=None),
 ) -> JSONResponse:
     """Every configured provider for one hour ``[hour, hour + 1h)``."""
-    if hour is None:
-        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    if hour.tzinfo is None:
-        raise HTTPException(422, "hour needs a time zone, e.g. 2026-01-05T10:00:00+00:00")
-    hour = hour.astimezone(UTC)
-    if (hour.minute, hour.second, hour.microsecond) != (0, 0, 0):
-        raise HTTPException(422, f"hour must be a clock hour, not {hour.isoformat()}")
-    return queue_run("ingest", hour.date(), None, None, x_idempotency_key,
-                     {"steps": ["ingest"], "hour": hour.isoformat()})
+    start = parse_hour(hour)
+    return queue_run("ingest", start.date(), None, None, x_idempotency_key,
+                     {"steps": ["ingest"], "hour": start.isoformat()})
 
 
 @app.post("/run_derive")
 def run_derive(
-    day: Annotated[date | None, Query()] = None,  # default yesterday, UTC
+    day: Annotated[str | None, Query()] = None,  # YYYY-MM-DD, default yesterday, UTC
     x_idempotency_key: str | None = Header(default=None),
 ) -> JSONResponse:
     """Per-company features of a day from the ingested signals."""
-    return queue_run("derive", day or _yesterday(), None, None, x_idempotency_key, {"steps": ["derive"]})
+    return queue_run("derive", parse_day(day), None, None, x_idempotency_key, {"steps": ["derive"]})
 
 
 @app.post("/run_score")
 def run_score(
     workspace_id: str | None = Query(default=None),
     pack_id: str | None = Query(default=None),
-    day: Annotated[date | None, Query()] = None,  # default yesterday, UTC
+    day: Annotated[str | None, Query()] = None,  # YYYY-MM-DD, default yesterday, UTC
     x_idempotency_key: str | None = Header(default=None),
 ) -> JSONResponse:
     """Scores and the ranked list of a day, from features already derived."""
-    return queue_run("score", day or _yesterday(), _workspace(workspace_id), pack_id, x_idempotency_key,
+    return queue_run("score", parse_day(day), _workspace(workspace_id), pack_id, x_idempotency_key,
                      {"steps": ["score"]})
 
 

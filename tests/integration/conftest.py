@@ -91,6 +91,7 @@ TABLES_TO_CLEAN = (
     "signals.raw_signals",
     "signals.rejected_signals",
     "signals.provider_runs",
+    "signals.provider_files",
     "signals.company_features_daily",
     "signals.company_scores_daily",
     "signals.emerging_companies",
@@ -107,9 +108,11 @@ def wh(migrated) -> Any:
     conn = connect()
     with conn.cursor() as cur:
         cur.execute("TRUNCATE " + ", ".join(TABLES_TO_CLEAN))
-        # Day partitions earlier tests created would look like history to the next one.
+        # Day partitions earlier tests created would look like history to the next one. The
+        # default partition and those of unsupported start times (migration 0022) stay.
         cur.execute("SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                    "WHERE i.inhparent = 'public.agent_runs'::regclass AND c.relname <> 'agent_runs_default'")
+                    "WHERE i.inhparent = 'public.agent_runs'::regclass AND c.relname NOT IN "
+                    "('agent_runs_default', 'agent_runs_before_range', 'agent_runs_after_range')")
         for (partition,) in cur.fetchall():
             cur.execute(f"DROP TABLE {partition}")
         cur.execute("TRUNCATE ops.agent_runs_invalidations")

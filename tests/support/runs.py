@@ -13,7 +13,7 @@ def run_dag(dagbag: Any, dag_id: str, run_at: datetime, monkeypatch: pytest.Monk
             conf: dict | None = None) -> Any:
     """One real Airflow run of ``dag_id`` started at ``run_at`` (it takes the last period
     closed then). Airflow 3.3.2's dag.test() fails on deadlines after the tasks ran (see
-    NOTES-airflow.md), so the alert is lifted for the test run only."""
+    README, "Deadlines"), so the alert is lifted for the test run only."""
     dag = dagbag.get_dag(dag_id)
     assert dag is not None, dagbag.import_errors
     if monkeypatch is not None:

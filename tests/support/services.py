@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -12,7 +14,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -211,3 +215,116 @@ def shared_stack() -> Stack:
         _SHARED["stack"] = Stack()
         atexit.register(_SHARED["stack"].close)
     return _SHARED["stack"]
+
+
+# ---------------------------------------------------------------- docker-compose.yaml, as Docker reads it
+# The image's entrypoint runs `python ...`, `bash ...` as given and any other command as
+# `airflow <command>` (Airflow's docker-compose and image docs).
+DIRECT_COMMANDS = ("python", "python3", "bash", "sh")
+COMPOSE_FILE = Path(__file__).resolve().parent.parent.parent / "docker-compose.yaml"
+_VAR = re.compile(r"\$(?:\$|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+class ComposeError(ValueError):
+    """What `docker compose` itself would refuse (a required variable missing, for example)."""
+
+
+def interpolate(text: str, variables: dict[str, str]) -> str:
+    """Compose's interpolation: ``$$``, ``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``,
+    ``${VAR:?error}``, ``${VAR?error}``, with defaults that nest further ``${...}``."""
+    out: list[str] = []
+    i = 0
+    while True:
+        m = _VAR.search(text, i)
+        if not m:
+            out.append(text[i:])
+            return "".join(out)
+        out.append(text[i:m.start()])
+        if m.group(0) == "$$":
+            out.append("$")
+            i = m.end()
+            continue
+        if m.group("bare"):
+            out.append(variables.get(m.group("bare"), ""))
+            i = m.end()
+            continue
+        name, op, j = m.group("braced"), m.group("op"), m.end()
+        arg_start, depth = j, 1
+        while depth:  # the matching brace, past nested ${...}
+            if j >= len(text):
+                raise ComposeError(f"unclosed ${{ in {text!r}")
+            if text.startswith("${", j):
+                depth, j = depth + 1, j + 2
+                continue
+            depth -= text[j] == "}"
+            j += 1
+        arg = text[arg_start:j - 1]
+        value = variables.get(name)
+        unset = value is None or (op is not None and op.startswith(":") and value == "")
+        if op and op.endswith("-") and unset:
+            value = interpolate(arg, variables)
+        elif op and op.endswith("?") and unset:
+            raise ComposeError(f"required variable {name} is missing a value: {interpolate(arg, variables)}")
+        out.append(value or "")
+        i = j
+
+
+def _interpolated(node: Any, variables: dict[str, str]) -> Any:
+    if isinstance(node, str):
+        return interpolate(node, variables)
+    if isinstance(node, list):
+        return [_interpolated(v, variables) for v in node]
+    if isinstance(node, dict):
+        return {k: _interpolated(v, variables) for k, v in node.items()}
+    return node
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """A compose ``.env``: KEY=VALUE lines, ``#`` comments."""
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+def compose_raw(path: Path = COMPOSE_FILE) -> dict:
+    """The file as written (anchors and merge keys resolved, nothing interpolated)."""
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+@dataclass
+class ComposeService:
+    name: str
+    argv: list[str]  # what the container executes, after the image's entrypoint
+    environment: dict[str, str]
+    user: str | None
+    secrets: list[str]
+    replicas: int
+    volumes: list[str] = field(default_factory=list)
+
+
+def compose_services(variables: dict[str, str], path: Path = COMPOSE_FILE) -> dict[str, ComposeService]:
+    """Every service as ``docker compose`` would run it with ``variables`` (the project's .env)."""
+    config = _interpolated(compose_raw(path), variables)
+    services = {}
+    for name, svc in config["services"].items():
+        command = svc.get("command") or []
+        words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
+        if "entrypoint" in svc:
+            entry = svc["entrypoint"]
+            words = (shlex.split(entry) if isinstance(entry, str) else list(entry)) + words
+        elif words and words[0] not in DIRECT_COMMANDS:
+            words = ["airflow", *words]
+        env = svc.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(e.split("=", 1) for e in env)
+        services[name] = ComposeService(
+            name=name, argv=words, environment={k: "" if v is None else str(v) for k, v in env.items()},
+            user=svc.get("user"), secrets=[s if isinstance(s, str) else s["source"] for s in svc.get("secrets", [])],
+            replicas=int((svc.get("deploy") or {}).get("replicas", 1)), volumes=list(svc.get("volumes", [])))
+    return services

@@ -100,7 +100,7 @@ def build() -> DAG:
                 return_last=True,
                 output_processor=sql_written,
                 # Logs the guard's notice when the hour is past retention and kept (docs/retention.md).
-                hook_params={**s.hook_params(), "enable_log_db_messages": True},
+                hook_params={**s.hook_params(), "enable_log_db_messages": True, "log_sql": False},
                 outlets=hourly_tables,
             )
             repaired = repair_changed_hours()

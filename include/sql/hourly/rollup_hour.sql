@@ -44,7 +44,9 @@ SELECT workspace_id,
        min(runtime_seconds) AS lo,
        max(runtime_seconds) AS hi
 FROM public.agent_runs
-WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
+-- clamped to the supported range (migration 0022): an hour outside it reads no row
+WHERE started_at >= greatest(%(start)s::timestamptz, ops.agent_runs_supported_from())
+  AND started_at < least(%(end)s::timestamptz, ops.agent_runs_supported_until())
 GROUP BY 1, 2, 3;
 
 SET LOCAL parallel_setup_cost TO DEFAULT;
@@ -68,7 +70,8 @@ FROM (SELECT workspace_id, user_id, status, credits_consumed, runtime_seconds,
              CASE WHEN runtime_seconds >= 274877906944 THEN 0  -- from 2^38 s on, all of it is remainder
                   ELSE trunc(runtime_seconds * 16777216.0::float8)::bigint END AS ticks
       FROM public.agent_runs
-      WHERE started_at >= %(start)s::timestamptz AND started_at < %(end)s::timestamptz
+      WHERE started_at >= greatest(%(start)s::timestamptz, ops.agent_runs_supported_from())
+        AND started_at < least(%(end)s::timestamptz, ops.agent_runs_supported_until())
         -- the same rows as agent_run_defect(...) IS NULL, in a form the planner can
         -- estimate (migration 0019): the workers then aggregate before gathering
         AND ops.agent_run_usable(status, runtime_seconds, credits_consumed)) r
@@ -119,7 +122,8 @@ WITH wanted AS (
     SELECT r.workspace_id, r.status, r.runtime_seconds, r.credits_consumed, t.k, t.below
     FROM public.agent_runs r
     JOIN unresolved t ON t.workspace_id = r.workspace_id AND r.runtime_seconds BETWEEN t.lo AND t.hi
-    WHERE r.started_at >= %(start)s::timestamptz AND r.started_at < %(end)s::timestamptz
+    WHERE r.started_at >= greatest(%(start)s::timestamptz, ops.agent_runs_supported_from())
+      AND r.started_at < least(%(end)s::timestamptz, ops.agent_runs_supported_until())
 ), ranked AS (
     SELECT workspace_id, runtime_seconds AS v,
            below + row_number() OVER (PARTITION BY workspace_id, k ORDER BY runtime_seconds) - 1 AS rnk

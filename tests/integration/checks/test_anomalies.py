@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from agent_warehouse.checks import anomalies, notify
-from agent_warehouse.checks.report import day_checks
+from agent_warehouse.checks.report import day_checks, report_items
 from agent_warehouse.checks.settings import AnomalySettings
 from agent_warehouse.rollups import hourly
 from support import HOUR
@@ -92,8 +92,10 @@ def test_no_incident_false_positive_rate_and_injected_incidents_all_flagged(wh):
     print(fetch(wh, "SELECT metric, round(score::numeric, 2), round(value::numeric, 3), round(baseline::numeric, 3), runs "
                     "FROM analytics.workspace_anomalies_hourly WHERE hour >= %s ORDER BY 1, 2", (at(INCIDENT_DAY, 0),)))
     assert found == expected  # every incident flagged, nothing else on that day
-    listed = day_checks(wh, INCIDENT_DAY)["anomalies"]  # the daily report's section
-    assert {(a["workspace_id"], a["metric"]) for a in listed} == {(w, m) for w, _, m in expected}
+    checks = day_checks(wh, INCIDENT_DAY)  # what the daily report lists on top
+    assert {(a["workspace_id"], a["metric"]) for a in checks["anomalies"]} == {(w, m) for w, _, m in expected}
+    items = report_items(checks)
+    assert sorted(i["kind"] for i in items) == ["anomaly: failure rate"] * 4 + ["anomaly: p95 runtime"] * 4
 
     # Notifications: off by default, then through the package's webhook notifier, once per row.
     assert notify.notify_anomalies(wh, at(INCIDENT_DAY, 0), at(INCIDENT_DAY, 0) + timedelta(days=1)) == 0

@@ -93,11 +93,12 @@ def test_daily_run_finds_a_corrupted_hourly_row_and_rerolls_its_hour(wh, dagbag,
                    "workspace_activity_daily")
     details = fetch(wh, "SELECT details FROM ops.job_runs WHERE dag_id = 'daily_rollup' ORDER BY id DESC LIMIT 1")[0][0]
     assert details["incidents"] and details["days_checked"] == 1
-    # The day's report lists it, in its own section.
+    # The day's report lists it on top, linking to the run that found it.
     page = (tmp_path / "daily-2026-01-05.html").read_text()
-    section = page[page.index('<section id="checks">'):page.index("</section>")]
-    assert 'id="incidents"' in section and "hour 2026-01-05T09:00Z" in section and "repaired" in section
-    assert 'id="no-anomalies"' in section
+    section = page[page.index('<section id="incidents"'):page.index("</section>")]
+    assert "reconciliation (repaired)" in section and "2026-01-05T09:00Z" in section
+    assert "hour of analytics.execution_metrics_hourly" in section
+    assert 'href="../dags/daily_rollup/runs/' in section
 
 
 def test_hourly_run_finds_its_own_wrong_write_and_rerolls_it(wh, dagbag, day_of_runs, monkeypatch,

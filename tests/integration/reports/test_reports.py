@@ -82,7 +82,7 @@ def test_the_page_is_self_contained_and_served_under_reports(report):
         assert f'aria-label="{title}"' in text
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing fetched from elsewhere
     assert "<script" not in text
-    assert f'<b id="executions">{stored["today"]["executions"]}</b>' in text
+    assert f'<b id="executions">{stored["today"]["executions"]:,}</b>' in text
     assert (folder / "index.html").exists()
     # The day's hours add up to the day, and the top consumer of credits is charted first.
     assert sum(h["executions"] for h in stored["hours"]) == stored["today"]["executions"]
@@ -143,3 +143,43 @@ def test_plugin_registers_the_reports_app_and_a_nav_link():
     from agent_warehouse.orchestration.plugin import AgentWarehousePlugin as plugin
     assert plugin.fastapi_apps[0]["url_prefix"] == "/reports"
     assert plugin.external_views[0]["href"] == "/reports/"
+
+
+def test_the_page_reads_as_a_person_needs(report):
+    """Formatted headline numbers, charts that start on the first day with data, ticked and
+    labelled axes, a tooltip on every point and bar, workspaces by a short label with the
+    full id on hover, and a place for the day's incidents at the top."""
+    stored, folder = report
+    text = (folder / f"daily-{DAY.isoformat()}.html").read_text()
+    today = stored["today"]
+    assert f'<b id="executions">{today["executions"]:,}</b>' in text
+    assert f'<b id="failure-rate">{100 * today["failure_rate"]:.1f}%</b>' in text
+    assert f'<b id="credits">{float(Decimal(today["credits"])):,.{0 if float(Decimal(today["credits"])) >= 100 else 1}f}</b>' in text
+    assert re.search(r'<b id="p95">[\d,.]+ s</b>', text)
+    # The data starts two days before DAY: so do the 30-day charts.
+    assert "Last 3 days (2026-01-05 to 2026-01-07)" in text
+    trend = text[text.index('id="trend-charts"'):text.index('id="movers"')]
+    assert re.findall(r'class="tick x-tick"[^>]*>([^<]+)<', trend)[:3] == ["Jan 5", "Jan 6", "Jan 7"]
+    assert trend.count("<circle") == 4 * 3 and trend.count("<title>") >= 4 * 3
+    assert len(re.findall(r'class="tick y-tick"', text)) >= 3 * 7  # every chart but the hbar has a y axis
+    day = text[text.index('id="day-charts"'):text.index('id="trend-charts"')]
+    assert ">00<" in day and ">12<" in day and "hour (UTC)" in day  # hour ticks and the axis title
+    # Workspaces: 8 hex digits shown, the full id on hover.
+    top = stored["credits_by_workspace"][0]["workspace_id"]
+    assert f"<title>{top}: " in day and f">{top[:8]}<" in day
+    mover = stored["movers"][0]["workspace_id"]
+    assert f'<code title="{mover}">{mover[:8]}</code>' in text
+    assert text.index('id="incidents"') < text.index('id="executions"')
+
+
+def test_incidents_given_to_the_page_are_listed_on_top_with_their_run(report):
+    from agent_warehouse.reports.daily import render_html
+
+    stored, _ = report
+    page = render_html(stored, incidents=[{"when": "13:00 UTC", "kind": "failure rate",
+                                           "workspace_id": "eaa5aa85-1c69-55ba-9446-9fe495011776",
+                                           "summary": "55% failed against 8% usually",
+                                           "run_url": "/dags/hourly_rollup/runs/r1"}])
+    block = page[page.index('id="incidents"'):page.index('id="executions"')]
+    assert "55% failed against 8% usually" in block and 'href="/dags/hourly_rollup/runs/r1"' in block
+    assert '<code title="eaa5aa85-1c69-55ba-9446-9fe495011776">eaa5aa85</code>' in block

@@ -4,6 +4,7 @@ beside them (NULL user_id included) stay exact."""
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections import Counter
@@ -95,8 +96,10 @@ def test_usable_is_exactly_no_defect(wh):
     """ops.agent_run_usable (the planner-friendly predicate of the hourly step, migration 0019)
     accepts exactly the rows ops.agent_run_defect finds nothing wrong with, edge values too."""
     statuses = [None, "completed", "failed", "queued", "running", "cancelled", "COMPLETED", "done", ""]
-    runtimes = [None, 0.0, -0.0, 1e-300, 5.5, 1e300, -1e-300, -5.5, INF, -INF, NAN]
-    credits = [None, "0", "-0", "0.0001", "12.5", "1e100", "-0.01", "-1e100", "Infinity", "-Infinity", "NaN"]
+    runtimes = [None, 0.0, -0.0, 1e-300, 5.5, 1e300, -1e-300, -5.5, INF, -INF, NAN,
+                5e-324, 1e-6, math.nextafter(1e-6, 0), 1e9, math.nextafter(1e9, INF)]  # the bounds of 0022
+    credits = [None, "0", "-0", "0.0001", "12.5", "1e100", "-0.01", "-1e100", "Infinity", "-Infinity", "NaN",
+               "1e-9", "0.000000000999999", "1e15", "1000000000000000.000001", "1e-16383"]
     rows = fetch(wh, """
         SELECT s, r, c::text, ops.agent_run_defect(s, r, c) IS NULL, ops.agent_run_usable(s, r, c) IS TRUE
         FROM unnest(%s::text[]) s, unnest(%s::float8[]) r, unnest(%s::numeric[]) c""",

@@ -259,12 +259,13 @@ def test_file_provider_reads_csv_and_jsonl_drops(wh, tmp_path, monkeypatch):
     start, end = pipeline.day_bounds(DAY)
     report = ingest.ingest(wh, start, end, providers=[ingest.FileProvider()])
     assert report["providers"]["file"] == {"status": "partial", "fetched": 5, "inserted": 3, "rejected": 2,
-                                           "error": None}
+                                           "skipped": 0, "error": None}
     assert fetch(wh, "SELECT name FROM signals.companies ORDER BY name") == [("Eta Works",), ("Zeta Dynamics",)]
     assert sorted(r[0] for r in fetch(wh, "SELECT reason FROM signals.rejected_signals")) == [
         "invalid_json", "invalid_observed_at"]
     again = ingest.ingest(wh, start, end, providers=[ingest.FileProvider()])
     assert again["inserted"] == 0
+    assert again["providers"]["file"]["fetched"] == 0 and again["providers"]["file"]["skipped"] == 2  # not re-read
     assert fetch(wh, "SELECT count(*) FROM signals.raw_signals")[0][0] == 3
     assert fetch(wh, "SELECT count(*) FROM signals.rejected_signals")[0][0] == 2
     assert derive.derive_day(wh, DAY)["companies"] == 2

@@ -5,13 +5,16 @@ workers) over HTTP, where the run it starts must really run."""
 from __future__ import annotations
 
 import logging
+import os
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from agent_warehouse.signals import score
 from agent_warehouse.web.internal_api import app
@@ -204,7 +207,7 @@ def test_a_crash_between_commit_and_trigger_does_not_burn_the_key(client, known,
         cur.execute("SELECT id, run_id FROM ops.job_runs")
         assert cur.fetchall() == [(replay.json()["job_run_id"], run_id)]
     wh.commit()
-    again = post(client, known[0], key="retry-me")
+    again = post(client, known[0], key="retry-me", day="2026-01-05")
     assert again.status_code == 200 and again.json() == replay.json()
     assert len(dag_runs()) == 1  # never a second run
 
@@ -312,3 +315,157 @@ def test_granular_endpoints_start_runs_of_their_step_only(client, known, wh):
                        headers=AUTH).status_code == 422
     assert client.post("/internal/run_ingest", params={"hour": "2026-01-05T10:00:00"}, headers=AUTH).status_code == 422
     assert client.post("/internal/run_score", params={"workspace_id": "nope"}, headers=AUTH).status_code == 422
+
+
+# -- Bounds and replays (issue 17 §6): checked before anything is written -------------------
+
+def written(wh) -> tuple[int, int]:
+    """(audit rows, DAG runs of the signal DAG): what a refused call must not change."""
+    with wh.cursor() as cur:
+        cur.execute("SELECT count(*) FROM ops.job_runs")
+        (rows,) = cur.fetchone()
+    wh.commit()
+    return rows, len(dag_runs("api"))
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+DAYS = st.one_of(
+    st.dates().map(date.isoformat),  # years 1 to 9999
+    st.sampled_from(["2999-01-01", "9999-12-31", "0001-01-01", "1999-12-31", "2000-01-01", "2026-02-29",
+                     "2026-13-01", "yesterday", "", " ", "2026-1-5", "20260105", "2026-01-05T00:00",
+                     "1767600000", "-2026-01-05", "+02026-01-05", "２０２６-01-05", "2026-01-05\x00"]),
+    st.text(max_size=30),
+)
+OFFSET = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(
+    lambda m: f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}")
+IN_RANGE_HOURS = st.tuples(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2026, 1, 1)),
+    st.integers(-(24 * 60 - 1), 24 * 60 - 1), st.sampled_from([0, 0, 0, 30])).map(
+    lambda t: (t[0].replace(minute=t[2], second=0, microsecond=0, tzinfo=UTC)
+               .astimezone(timezone(timedelta(minutes=t[1]))).isoformat()))
+HOURS = st.one_of(
+    IN_RANGE_HOURS,
+    st.tuples(st.datetimes(), st.sampled_from(["", "Z", " 00:00", "+99:99"]) | OFFSET).map(
+        lambda t: t[0].replace(minute=0, second=0, microsecond=0).isoformat() + t[1]),
+    st.sampled_from(["0001-01-01T00:00+05:00", "9999-12-31T23:00-05:00", "9999-12-31T23:00:00+00:00",
+                     "2026-01-05T10:30:00+00:00", "2026-01-05T10:00:00", "2999-01-01T00:00:00Z",
+                     "2026-01-05T10:00:00+00:00", "2026-01-05T15:30:00+05:30", "now", "", "1767600000"]),
+    st.text(max_size=40),
+)
+ENDPOINTS = {"/internal/run_daily_aggregation": "day", "/internal/run_derive": "day",
+             "/internal/run_score": "day", "/internal/run_ingest": "hour"}
+
+
+def expected_day(text: str) -> date | None:
+    """The oracle: the days the API must accept (docs/signals.md "Internal API")."""
+    import re
+
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if date(2000, 1, 1) <= day < _today() else None
+
+
+@settings(max_examples=int(os.environ.get("API_BOUNDS_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(endpoint=st.sampled_from(sorted(ENDPOINTS)), day=DAYS, hour=HOURS, key=st.none() | st.just("k"))
+def test_any_day_or_hour_gives_202_or_a_422_naming_it_and_never_writes_on_422(client, known, wh, endpoint,
+                                                                              day, hour, key):
+    field = ENDPOINTS[endpoint]
+    value = day if field == "day" else hour
+    params = {field: value, **({"workspace_id": known[0]} if endpoint.endswith("score") else {})}
+    before = written(wh)
+    headers = {**AUTH, **({"X-Idempotency-Key": f"{key}-{uuid.uuid4()}"} if key else {})}
+    answer = client.post(endpoint, params=params, headers=headers)
+    assert answer.status_code in (202, 422), (answer.status_code, answer.text)
+    event(f"{field}: {answer.status_code}")
+    if answer.status_code == 422:
+        detail = answer.json()["detail"]
+        assert written(wh) == before  # nothing written, no key burned
+        if isinstance(detail, str):  # our own message: the field and the supported range
+            assert field in detail and "2000-01-01" in detail
+    if field == "day":
+        assert (answer.status_code == 202) == (expected_day(value) is not None), (value, answer.text)
+    else:
+        hour = expected_hour(value)
+        assert (answer.status_code == 202) == (hour is not None), (value, answer.text)
+        if hour is not None:  # the run takes that hour, in UTC
+            assert hour.isoformat() in [conf["hour"] for _, conf, _ in dag_runs("api_ingest")]
+
+
+def expected_hour(text: str) -> datetime | None:
+    """The oracle: the hours the API must accept (ISO 8601 with an offset, a UTC clock hour,
+    closed, from 2000-01-01)."""
+    import re
+
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)(Z|[+\- ]\d{2}:\d{2})", text)
+    if not match:
+        return None
+    try:
+        hour = datetime.fromisoformat(match.group(1) + match.group(4).replace(" ", "+"))
+    except ValueError:
+        return None
+    last_closed = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    if not datetime(2000, 1, 1, tzinfo=UTC) <= hour <= last_closed:
+        return None
+    hour = hour.astimezone(UTC)
+    return hour if (hour.minute, hour.second, hour.microsecond) == (0, 0, 0) else None
+
+
+def test_the_seen_extremes_answer_422_before_anything_is_written(client, known, wh):
+    for endpoint, params, field in [
+        ("/internal/run_daily_aggregation", {"day": "2999-01-01"}, "day"),  # was 202, a run that never starts
+        ("/internal/run_daily_aggregation", {"day": "9999-12-31"}, "day"),  # was 503 after the commit
+        ("/internal/run_ingest", {"hour": "0001-01-01T00:00+05:00"}, "hour"),  # was 500
+        ("/internal/run_ingest", {"hour": "9999-12-31T23:00-05:00"}, "hour"),
+        ("/internal/run_derive", {"day": _today().isoformat()}, "day"),  # not over yet: would wait
+    ]:
+        answer = client.post(endpoint, params={**params, "workspace_id": known[0]},
+                             headers={**AUTH, "X-Idempotency-Key": "extreme"})
+        assert answer.status_code == 422, (params, answer.text)
+        assert field in answer.json()["detail"] and "2000-01-01" in answer.json()["detail"]
+    assert written(wh) == (0, 0)
+    # The key was not burned: a valid call with it starts its run.
+    assert post(client, known[0], key="extreme", day="2026-01-05").status_code == 202
+
+
+# (endpoint, first call's params, replay's params, the field the 409 names or None for a 200)
+REPLAYS = [
+    ("/internal/run_daily_aggregation", {"day": "2026-01-05"}, {"day": "2026-01-05"}, None),
+    ("/internal/run_daily_aggregation", {"day": "2026-01-05"}, {"day": "2026-01-06"}, "day"),
+    ("/internal/run_daily_aggregation", {"day": "2026-01-05"}, {}, "day"),  # the default is yesterday
+    ("/internal/run_daily_aggregation", {"day": "2026-01-05"}, {"day": "2026-01-05", "pack_id": "growth"},
+     "pack_id"),
+    ("/internal/run_daily_aggregation", {"pack_id": "growth", "day": "2026-01-05"},
+     {"pack_id": "default", "day": "2026-01-05"}, "pack_id"),
+    ("/internal/run_score", {"day": "2026-01-05"}, {"day": "2026-02-05"}, "day"),
+    ("/internal/run_derive", {"day": "2026-01-05"}, {"day": "2026-01-05"}, None),
+    ("/internal/run_derive", {"day": "2026-01-05"}, {"day": "2025-01-05"}, "day"),
+    ("/internal/run_ingest", {"hour": "2026-01-05T10:00:00+00:00"}, {"hour": "2026-01-05T15:30:00+05:30"}, None),
+    ("/internal/run_ingest", {"hour": "2026-01-05T10:00:00+00:00"}, {"hour": "2026-01-05T11:00:00Z"}, "hour"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "first", "replay", "differs"), REPLAYS)
+def test_a_key_replayed_with_other_parameters_answers_409_naming_them(client, known, wh, endpoint, first,
+                                                                     replay, differs):
+    ws = {"workspace_id": known[0]} if "ingest" not in endpoint and "derive" not in endpoint else {}
+    headers = {**AUTH, "X-Idempotency-Key": "replayed"}
+    one = client.post(endpoint, params={**ws, **first}, headers=headers)
+    assert one.status_code == 202, one.text
+    before = written(wh)
+    two = client.post(endpoint, params={**ws, **replay}, headers=headers)
+    assert written(wh) == before  # never a second job or run
+    if differs is None:
+        assert two.status_code == 200 and two.json()["job_run_id"] == one.json()["job_run_id"]
+    else:
+        assert two.status_code == 409, two.text
+        detail = two.json()["detail"]
+        assert f"{differs}=" in detail and "replayed" in detail
+        assert [name for name in ("day=", "pack_id=", "hour=") if name in detail] == [f"{differs}="]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agent_warehouse.signals.ingest import Malformed, _rejection, validate
+from agent_warehouse.signals.validation import Malformed, rejection, validate
 
 OK = {"external_id": "e-1", "company": " Acme ", "signal_type": "Hiring",
       "observed_at": "2026-01-05T08:00:00+01:00", "value": "3"}
@@ -12,7 +12,7 @@ def test_a_good_row_is_cleaned():
     clean, reason = validate(dict(OK, extra="ignored"))
     assert reason is None
     assert clean == {"external_id": "e-1", "company": "Acme", "signal_type": "hiring",
-                     "observed_at": "2026-01-05T08:00:00+01:00", "value": 3.0}
+                     "observed_at": "2026-01-05T07:00:00Z", "value": 3.0}  # stored in UTC
 
 
 @pytest.mark.parametrize(("row", "reason"), [
@@ -35,6 +35,6 @@ def test_a_malformed_row_has_its_reason(row, reason):
 
 
 def test_a_rejected_payload_is_valid_json_for_jsonb():
-    rejected = _rejection("invalid_value", dict(OK, value=float("nan")))
+    rejected = rejection("invalid_value", dict(OK, value=float("nan")))
     assert rejected["payload"]["value"] == "NaN"
-    assert _rejection("not_an_object", "text")["payload"] == {"row": "text"}
+    assert rejection("not_an_object", "text")["payload"] == {"row": "text"}
