@@ -28,7 +28,9 @@ class AgentWarehousePlugin(AirflowPlugin):
         {"app": internal_api, "url_prefix": "/internal", "name": "agent_warehouse_internal"},
     ]
     external_views = [{"name": "Reports", "href": "/reports/", "destination": "nav",
-                       "url_route": "daily_reports"}]
+                       "url_route": "daily_reports"},
+                      {"name": "Freshness", "href": "/reports/freshness", "destination": "nav",
+                       "url_route": "freshness"}]
 
 
 def registered_by_entry_point() -> bool:

@@ -87,6 +87,9 @@ TABLES_TO_CLEAN = (
     "analytics.daily_reports",
     "ops.retention_state",
     "ops.deadline_misses",
+    # self-checks (migration 0025)
+    "ops.reconciliation_incidents",
+    "analytics.workspace_anomalies_hourly",
     # signals; scoring_packs keeps its seeded packs
     "signals.raw_signals",
     "signals.rejected_signals",
