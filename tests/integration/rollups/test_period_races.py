@@ -65,8 +65,8 @@ def test_hourly_repair_between_the_weekly_days_and_its_week(wh, other, workspace
     rolled_up_week(wh, workspaces)
     real = periods.bring_days_up_to_date
 
-    def days_then_repair(conn, first, end, *rest):
-        out = real(conn, first, end, *rest)
+    def days_then_repair(conn, first, end, *failed):
+        out = real(conn, first, end, *failed)
         if first == WEEK:
             hourly_repair(other, workspaces)
         return out
