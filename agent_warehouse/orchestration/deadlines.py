@@ -137,7 +137,9 @@ def fix_airflow_in_this_process() -> None:
     a task worker: a worker never clears, and should not import Airflow's core models."""
     import sys
 
-    if "airflow.sdk.execution_time.task_runner" in sys.modules:
+    # A task worker talks to its supervisor (the api-server imports the module, never sets it).
+    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    if runner is not None and getattr(runner, "SUPERVISOR_COMMS", None) is not None:
         return
     try:
         fix_clear_with_pending_deadline()
