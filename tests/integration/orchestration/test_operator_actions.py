@@ -302,7 +302,8 @@ def test_every_operator_action_and_the_audit_follows(wh, stack, client):
         import pendulum
 
         no_date: dict[str, str] = {}
-        for dag_id in DAGS:
+
+        def trigger_without_date(dag_id: str) -> None:
             conf = {"cleanup_old_data": KEEP_EVERYTHING,
                     "daily_signal_aggregation": {"workspace_id": None, "pack_id": None}}.get(dag_id, {})
             run = client["run"].trigger_dag_run(dag_id, ac.TriggerDAGRunPostBody(logical_date=None, conf=conf))
@@ -314,6 +315,13 @@ def test_every_operator_action_and_the_audit_follows(wh, stack, client):
             assert "failed" not in states.values(), (states, {d: audit(wh, d, r) for d, r in no_date.items()})
             return all(s == "success" for s in states.values())
 
+        # The cleanup alone: beside the hourly run it can deadlock with it (issue 17 §5, not
+        # this test's subject), and retries are off here.
+        for dag_id in DAGS:
+            if dag_id != "cleanup_old_data":
+                trigger_without_date(dag_id)
+        clock.wait("the runs without a logical date", no_date_green)
+        trigger_without_date("cleanup_old_data")
         clock.wait("the runs without a logical date", no_date_green)
         from airflow.dag_processing.dagbag import DagBag
 
