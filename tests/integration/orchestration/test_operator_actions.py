@@ -165,7 +165,7 @@ def repair(wh, client, dag_id: str) -> None:
         execute(wh, f"ALTER {kind} {broken} RENAME TO {table}")
 
 
-def test_every_operator_action_and_the_audit_follows(wh, stack, client):
+def test_every_operator_action_and_the_audit_follows(wh, stack, client, dagbag):
     ac = client["models"]
     clock = Clock(stack)
     seed(wh)
@@ -323,14 +323,9 @@ def test_every_operator_action_and_the_audit_follows(wh, stack, client):
         clock.wait("the runs without a logical date", no_date_green)
         trigger_without_date("cleanup_old_data")
         clock.wait("the runs without a logical date", no_date_green)
-        from airflow.dag_processing.dagbag import DagBag
-
-        from support import ROOT
-
-        bag = DagBag(dag_folder=str(ROOT / "dags"))
         for dag_id, run_id in no_date.items():
             run = client["run"].get_dag_run(dag_id, run_id)
-            expected = bag.get_dag(dag_id).timetable.infer_manual_data_interval(
+            expected = dagbag.get_dag(dag_id).timetable.infer_manual_data_interval(
                 run_after=pendulum.instance(run.run_after))
             assert audit(wh, dag_id, run_id) == [("success", None)], dag_id
             assert fetch(wh, "SELECT period_start, period_end FROM ops.job_runs WHERE run_id = %s AND "
