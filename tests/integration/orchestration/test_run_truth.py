@@ -391,3 +391,16 @@ def test_the_clear_workaround_is_needed_and_applied_until_airflow_fixes_it():
     deadline = Deadline()
     deadlines._recalculate_queued_at_deadlines(Run(), DAY_START, Session([(deadline, Alert())]))
     assert deadline.deadline_time == DAY_START + td(minutes=5)
+
+
+def test_a_failed_work_task_leaves_no_xcom_error_in_the_teardowns_log(wh, dagbag, monkeypatch, fail_inserts,
+                                                                        capfd, caplog):
+    """The teardown reads the recorded outputs as sequences: a failed task's missing output
+    is no error (it logged "XCom not found" in every failed run, issue 17 §3)."""
+    seed(wh, "hourly_rollup")
+    fail_inserts("user_activity_hourly")
+    dr = run(dagbag, "hourly_rollup", monkeypatch)
+    assert dr.state == "failed"
+    assert fetch(wh, "SELECT status FROM ops.job_runs WHERE run_id = %s", (dr.run_id,)) == [("failed",)]
+    out = capfd.readouterr()
+    assert "XCom not found" not in out.out + out.err + caplog.text
