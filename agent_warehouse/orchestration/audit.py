@@ -5,9 +5,13 @@ the work tasks run, and a teardown task ``finish_audit`` closes it. Airflow deci
 state from the work tasks (teardowns are left out of that decision), and the teardown reads
 the same thing Airflow reads, the states of the run's task instances, so the row's status
 is the run's state: ``failed`` as soon as one work task failed, with the failed tasks named
-in ``error``. Task outputs reach the teardown as arguments (:class:`Written` values), never
-as XCom pulls by task-id strings, and only for the figures: a missing output does not
-decide anything.
+in ``error``. The outputs (:class:`Written` values) of the tasks the block records reach the
+teardown as a list per task, read after the run's states (a failed task has none, and asking
+for a missing one by key would log "XCom not found" in every failed run); they only give the
+figures: a missing output decides nothing.
+
+The block also gives every task of the DAG its run's period when the run has no logical
+date (``timetables.with_run_period``).
 
 A run whose ``check_schema`` fails (warehouse unreachable, ``make migrate`` due) fails
 before ``start_audit`` and leaves no row: the audit table is part of the schema it checks.
@@ -21,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any, TypedDict
 
 from agent_warehouse.db import audit, sql, transaction, warehouse
+from agent_warehouse.orchestration.timetables import with_run_period
 
 log = logging.getLogger(__name__)
 OPEN_TASK = "start_audit"
@@ -100,12 +105,25 @@ class AuditScope:
 
     def __init__(self, opened: Any) -> None:
         self.opened = opened
-        self.written: dict[str, Any] = {}
+        self.written: dict[str, bool] = {}  # task id -> mapped
 
     def record(self, *outputs: Any) -> None:
         """Task outputs (XComArgs) whose rows and details the teardown adds to the row."""
         for output in outputs:
-            self.written[output.operator.task_id] = output
+            operator = output.operator
+            self.written[operator.task_id] = bool(getattr(operator, "is_mapped", False))
+
+
+def recorded_outputs(context: Any, recorded: dict[str, bool]) -> dict[str, Any]:
+    """The recorded tasks' outputs: a mapped task's as the list of its map indexes' outputs,
+    another's as its output or None. Read as sequences, which answer an empty list for a task
+    that pushed nothing (a failed one), where a keyed pull would log "XCom not found"."""
+    ti = context["ti"]
+    out: dict[str, Any] = {}
+    for task_id, mapped in recorded.items():
+        values = [v for v in (ti.xcom_pull(task_ids=[task_id]) or []) if v is not None]
+        out[task_id] = values if mapped else (values[0] if values else None)
+    return out
 
 
 def close_abandoned_rows(context: Any) -> list[int]:
@@ -162,11 +180,11 @@ def audited_run(
         return opened
 
     @task(task_id=CLOSE_TASK, multiple_outputs=False)
-    def finish_audit(opened: Any, written: dict[str, Any]) -> str:
+    def finish_audit(opened: Any) -> str:
         """Close the row with the run's state as Airflow decides it (teardown)."""
         context = get_current_context()
         outcome = run_outcome(context)
-        close_fn(opened, dict(written), outcome, context)
+        close_fn(opened, recorded_outputs(context, scope.written), outcome, context)
         return outcome["status"]
 
     opened = start_audit().as_setup()
@@ -179,10 +197,11 @@ def audited_run(
     inside = [dag.task_dict[t] for t in dag.task_dict if t not in before]
     # on_failure_fail_dagrun stays False: with it, Airflow would count the teardown as the
     # run's only leaf and a successful close would turn a failed run green.
-    closed = finish_audit(opened, scope.written).as_teardown(setups=opened.operator)
+    closed = finish_audit(opened).as_teardown(setups=opened.operator)
     ids = {t.task_id for t in inside}
     for t in inside:
         if not ids & t.upstream_task_ids:
             opened.operator >> t
         t >> closed.operator
+    with_run_period(dag)
 

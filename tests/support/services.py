@@ -134,7 +134,10 @@ class Stack:
     The DAGs' start date is far in the future, so only what a test starts ever runs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, name: str = "svc",
+                 dags: tuple[str, ...] = ("hourly_rollup", "daily_rollup", "daily_signal_aggregation")) -> None:
+        """``extra_env`` overrides the services' settings (a module that needs other ones
+        starts its own Stack, with its own ``name`` for the metadata database)."""
         import tempfile
         from contextlib import ExitStack
 
@@ -142,7 +145,7 @@ class Stack:
 
         self.port = free_port()
         self.home = Path(tempfile.mkdtemp(prefix="aw-services-"))
-        self.meta_db = f"test_meta_svc_{os.getpid()}"
+        self.meta_db = f"test_meta_{name}_{os.getpid()}"
         self.reports_dir = self.home / "reports"
         env = dict(os.environ)
         env.pop("AGENT_WAREHOUSE_DEADLINES", None)  # the scheduler path keeps deadlines on
@@ -158,6 +161,7 @@ class Stack:
             "AGENT_WAREHOUSE_SIGNALS_PROVIDERS": "synthetic",
             "AGENT_WAREHOUSE_REPORTS_DIR": str(self.reports_dir),
         })
+        env.update(extra_env or {})
         self._exit = ExitStack()
         try:
             self._exit.enter_context(private_metadata_db(self.meta_db, env))
@@ -166,7 +170,7 @@ class Stack:
             self.svc.start()
             self.svc.wait_healthy()
             self.api = self.svc.client()
-            self.svc.wait_dags(self.api, ("hourly_rollup", "daily_rollup", "daily_signal_aggregation"))
+            self.svc.wait_dags(self.api, dags)
         except BaseException:
             self._exit.close()
             raise
@@ -328,3 +332,32 @@ def compose_services(variables: dict[str, str], path: Path = COMPOSE_FILE) -> di
             user=svc.get("user"), secrets=[s if isinstance(s, str) else s["source"] for s in svc.get("secrets", [])],
             replicas=int((svc.get("deploy") or {}).get("replicas", 1)), volumes=list(svc.get("volumes", [])))
     return services
+
+
+AUDIT_LISTENER_PLUGIN = """from airflow.plugins_manager import AirflowPlugin
+
+from agent_warehouse.orchestration import listeners
+
+
+class AuditListenerForTests(AirflowPlugin):
+    name = "agent_warehouse_audit_listener_tests"
+    listeners = [listeners]
+"""
+
+
+def plugins_with_audit_listener(folder: Path) -> dict[str, str]:
+    """A plugins folder with the project's plugin files and, if no installed plugin registers
+    it yet, one that registers the audit listener (agent_warehouse.orchestration.listeners).
+    Returns the environment that points the services at it."""
+    from airflow import plugins_manager
+
+    folder.mkdir(parents=True, exist_ok=True)
+    project = Path(os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER", ""))
+    if project.is_dir():
+        for path in project.glob("*.py"):
+            (folder / path.name).symlink_to(path)
+    registered = any("agent_warehouse.orchestration.listeners" in (info.get("listeners") or [])
+                     for info in plugins_manager.get_plugin_info())
+    if not registered:
+        (folder / "audit_listener_for_tests.py").write_text(AUDIT_LISTENER_PLUGIN)
+    return {"AIRFLOW__CORE__PLUGINS_FOLDER": str(folder)}
