@@ -58,8 +58,9 @@ test: install ## Unit tests, then the integration suite (real PostgreSQL, real A
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 	$(VENV)/bin/python -m pytest tests/integration $(PYTEST_ARGS)
 
-lint: install ## ruff (with Airflow, bugbear, simplify, pyupgrade rules) and sqlfluff on include/sql
+lint: install ## ruff, mypy (strict on the package) and sqlfluff on include/sql
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/sqlfluff lint include/sql
 
 # `dags test` runs without DeadlineAlerts (Airflow 3.3.2 fails them there; NOTES in README).

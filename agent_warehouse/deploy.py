@@ -32,7 +32,11 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 # Values people leave in an example file; any secret containing or equal to one is refused.
 PLACEHOLDER_PARTS = ("change-me", "changeme", "change_me", "placeholder", "example")
@@ -65,7 +69,7 @@ def secret_problem(name: str, value: str | None) -> str | None:
     if lowered in PLACEHOLDER_VALUES or any(p in lowered for p in PLACEHOLDER_PARTS):
         return (f"{name} is a placeholder: set a random value "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
-    if len(value.strip()) < MIN_SECRET_LENGTH:
+    if len(lowered) < MIN_SECRET_LENGTH:
         return f"{name} is shorter than {MIN_SECRET_LENGTH} characters"
     return None
 
@@ -190,16 +194,18 @@ def owner_dsn(inputs: Inputs) -> str:
 
     fields = conninfo_to_dict(dsn_from_airflow_uri(inputs.warehouse_uri))
     fields.update(user=inputs.owner_user, password=inputs.owner_password or None)
-    return make_conninfo(**{k: v for k, v in fields.items() if v is not None})
+    return make_conninfo("", **{k: v for k, v in fields.items() if v is not None})
 
 
-def check_job_login(conn, user: str) -> bool:
+def check_job_login(conn: Connection, user: str) -> bool:
     """Whether the job login exists; raise DeployError if it is the connected owner or holds any
     power beyond agent_warehouse_job (superuser, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS,
     another role such as the owner role): every task runs with it. Writes nothing."""
+    from agent_warehouse.db import one_row
+
     with conn.cursor() as cur:
         cur.execute("SELECT session_user")
-        if cur.fetchone()[0] == user:
+        if one_row(cur)[0] == user:
             raise DeployError(f"the job login {user!r} is the owner login: give the tasks a login of their own")
         cur.execute(
             "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, "
@@ -217,7 +223,7 @@ def check_job_login(conn, user: str) -> bool:
     return row is not None
 
 
-def ensure_job_login(conn, user: str, password: str | None) -> str:
+def ensure_job_login(conn: Connection, user: str, password: str | None) -> str:
     """Create or update the job login (LOGIN, its password, member of agent_warehouse_job
     only), after check_job_login. Returns "created" or "updated"."""
     from psycopg import sql
@@ -236,7 +242,7 @@ def ensure_job_login(conn, user: str, password: str | None) -> str:
 def migrate_warehouse(inputs: Inputs) -> list[str]:
     """Migrations as the owner where AIRFLOW_CONN_WAREHOUSE points, then the job login; last,
     a check through the job login itself that it connects and sees a current schema."""
-    from agent_warehouse.db import connect, dsn_from_airflow_uri, migrations
+    from agent_warehouse.db import connect, dsn_from_airflow_uri, migrations, one_row
 
     conn = connect(owner_dsn(inputs))
     try:
@@ -250,7 +256,7 @@ def migrate_warehouse(inputs: Inputs) -> list[str]:
         migrations.check_current(job)
         with job.cursor() as cur:
             cur.execute("SELECT session_user, pg_has_role(session_user, %s, 'MEMBER')", (JOB_ROLE,))
-            who, member = cur.fetchone()
+            who, member = one_row(cur)
         job.rollback()
     finally:
         job.close()

@@ -25,10 +25,13 @@ baseline needs 3 such days. All are settings (``checks/settings.py``,
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_warehouse.checks.settings import AnomalySettings, anomaly_settings
 from agent_warehouse.db import run_script, sql, transaction
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -39,14 +42,14 @@ def _params(s: AnomalySettings) -> dict[str, Any]:
             "min_rate_increase": s.min_rate_increase, "p95_z": s.p95_z, "min_p95_ratio": s.min_p95_ratio}
 
 
-def detect_hour(conn: Any, hour: datetime, settings: AnomalySettings | None = None) -> dict[str, int]:
+def detect_hour(conn: Connection, hour: datetime, settings: AnomalySettings | None = None) -> dict[str, int]:
     """Score every workspace of ``hour`` and rewrite its flagged rows (one transaction)."""
     s = settings or anomaly_settings()
     ((flagged, scored),) = run_script(conn, "checks/anomalies_hour.sql", {"start": hour, **_params(s)})
     return {"flagged": int(flagged), "scored": int(scored)}
 
 
-def detect_day(conn: Any, day: date, settings: AnomalySettings | None = None) -> dict[str, int]:
+def detect_day(conn: Connection, day: date, settings: AnomalySettings | None = None) -> dict[str, int]:
     """Every hour of ``day`` scored again (late rows repaired since change the hours)."""
     start = datetime.combine(day, time(0), tzinfo=UTC)
     totals = {"flagged": 0, "scored": 0}
@@ -56,7 +59,7 @@ def detect_day(conn: Any, day: date, settings: AnomalySettings | None = None) ->
     return totals
 
 
-def day_anomalies(conn: Any, day: date, limit: int = 50) -> list[dict[str, Any]]:
+def day_anomalies(conn: Connection, day: date, limit: int = 50) -> list[dict[str, Any]]:
     """The day's flagged workspace-hours, worst first (the daily report's section)."""
     start = datetime.combine(day, time(0), tzinfo=UTC)
     with transaction(conn) as cur:

@@ -9,26 +9,29 @@ the end of the newest period rolled up. Shown on the Freshness page beside the r
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_warehouse.db import sql, transaction
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 GRAINS = ("hour", "day", "week")
 
 
-def freshness(conn: Any) -> list[dict[str, Any]]:
+def freshness(conn: Connection) -> list[dict[str, Any]]:
     """The rows of ``ops.rollup_freshness``."""
     with transaction(conn) as cur:
         cur.execute(sql("checks/freshness.sql"))
-        names = [c.name for c in cur.description]
+        names = [c.name for c in cur.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def recent_incidents(conn: Any, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
+def recent_incidents(conn: Connection, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
     """Reconciliation incidents found since ``since``, newest first."""
     with transaction(conn) as cur:
         cur.execute(sql("checks/recent_incidents.sql"), {"since": since, "limit": limit})
-        names = [c.name for c in cur.description]
+        names = [c.name for c in cur.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
@@ -60,12 +63,12 @@ def summarize(rows: list[dict[str, Any]]) -> str:
     return "freshness left behind: " + "; ".join(parts)
 
 
-def freshness_summary(conn: Any) -> str:
+def freshness_summary(conn: Connection) -> str:
     """What a deadline miss should say about the rollups it left behind, in one line."""
     return summarize(freshness(conn))
 
 
-def render_page(conn: Any, now: datetime | None = None) -> str:
+def render_page(conn: Connection, now: datetime | None = None) -> str:
     """The Freshness page: every rollup table's freshness and the last week's incidents."""
     from datetime import UTC
 

@@ -11,13 +11,16 @@ import logging
 import urllib.request
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
 from agent_warehouse.checks.anomalies import describe
 from agent_warehouse.checks.settings import AnomalySettings, anomaly_settings
 from agent_warehouse.db import sql, transaction
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,7 @@ def build_notifier(s: AnomalySettings | None = None) -> BaseNotifier | None:
     return getattr(importlib.import_module(module), name)(**s.notifier_kwargs)
 
 
-def notify_anomalies(conn: Any, start: datetime, end: datetime, context: dict[str, Any] | None = None,
+def notify_anomalies(conn: Connection, start: datetime, end: datetime, context: dict[str, Any] | None = None,
                      settings: AnomalySettings | None = None) -> int:
     """Send the flagged rows of [start, end) not yet sent; returns how many were sent (0 when
     notifications are off: the rows stay unsent, for a notifier configured later)."""

@@ -22,9 +22,12 @@ import time as clock
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent_warehouse.db import sql, transaction
+from agent_warehouse.db import one_row, sql, transaction
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,7 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-def _fetch(conn: Any, name: str, params: dict[str, Any]) -> list[Difference]:
+def _fetch(conn: Connection, name: str, params: dict[str, Any]) -> list[Difference]:
     """One check query: one statement, so one snapshot of the period and its source."""
     with transaction(conn) as cur:
         cur.execute(sql(name), params)
@@ -66,11 +69,11 @@ def _fetch(conn: Any, name: str, params: dict[str, Any]) -> list[Difference]:
     return [Difference(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
-def check_hour(conn: Any, hour: datetime) -> list[Difference]:
+def check_hour(conn: Connection, hour: datetime) -> list[Difference]:
     return _fetch(conn, "checks/hour.sql", {"start": hour, "end": hour + HOUR})
 
 
-def check_day(conn: Any, day: date, raw: bool | None = None) -> list[Difference]:
+def check_day(conn: Connection, day: date, raw: bool | None = None) -> list[Difference]:
     """The day against its hourly rows and, unless ``raw`` is False (default: the setting
     ``AGENT_WAREHOUSE_RECONCILE_DAY_RAW``), its hourly rows against the raw rows."""
     from agent_warehouse.checks.settings import reconcile_settings
@@ -80,7 +83,7 @@ def check_day(conn: Any, day: date, raw: bool | None = None) -> list[Difference]
     return _fetch(conn, "checks/day.sql", {"day": day, "start": start, "end": start + DAY, "raw": raw})
 
 
-def check_week(conn: Any, week_start: date) -> list[Difference]:
+def check_week(conn: Connection, week_start: date) -> list[Difference]:
     return _fetch(conn, "checks/week.sql", {"week": week_start})
 
 
@@ -103,7 +106,7 @@ def _summary(diffs: list[Difference]) -> str:
             f"first: {diffs[0].line()}")
 
 
-def _record(conn: Any, diffs: list[Difference], dag_id: str | None, run_id: str | None) -> list[int]:
+def _record(conn: Connection, diffs: list[Difference], dag_id: str | None, run_id: str | None) -> list[int]:
     """One incident per (grain, period, table); returns their ids."""
     groups: dict[tuple[str, datetime, str], list[Difference]] = defaultdict(list)
     for d in diffs:
@@ -116,16 +119,16 @@ def _record(conn: Any, diffs: list[Difference], dag_id: str | None, run_id: str 
             cur.execute(sql("checks/record_incident.sql"), {
                 "grain": grain, "period": period, "table_name": table, "what_differed": _summary(found),
                 "details": json.dumps(details), "mismatches": len(found), "dag_id": dag_id, "run_id": run_id})
-            ids.append(cur.fetchone()[0])
+            ids.append(one_row(cur)[0])
     return ids
 
 
-def _close(conn: Any, ids: list[int], outcome: str) -> None:
+def _close(conn: Connection, ids: list[int], outcome: str) -> None:
     with transaction(conn) as cur:
         cur.execute(sql("checks/close_incidents.sql"), {"ids": ids, "outcome": outcome})
 
 
-def _reroll(conn: Any, grain: str, period: datetime, hours: list[datetime]) -> None:
+def _reroll(conn: Connection, grain: str, period: datetime, hours: list[datetime]) -> None:
     """Recompute the period from its source: the named hours first, then the period."""
     from agent_warehouse.rollups import hourly, periods
 
@@ -137,7 +140,7 @@ def _reroll(conn: Any, grain: str, period: datetime, hours: list[datetime]) -> N
         periods.rollup_week(conn, period.date())
 
 
-def _check(conn: Any, grain: str, period: datetime) -> list[Difference]:
+def _check(conn: Connection, grain: str, period: datetime) -> list[Difference]:
     if grain == "hour":
         return check_hour(conn, period)
     if grain == "day":
@@ -145,7 +148,7 @@ def _check(conn: Any, grain: str, period: datetime) -> list[Difference]:
     return check_week(conn, period.date())
 
 
-def reconcile(conn: Any, hours: list[Any] = (), days: list[Any] = (), weeks: list[Any] = (),  # type: ignore[assignment]
+def reconcile(conn: Connection, hours: list[Any] = (), days: list[Any] = (), weeks: list[Any] = (),  # type: ignore[assignment]
               dag_id: str | None = None, run_id: str | None = None) -> dict[str, Any]:
     """Check every period the run wrote; record, re-roll and check again what differs.
 

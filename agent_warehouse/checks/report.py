@@ -5,10 +5,13 @@ workspace anomalies (``reports/daily.py`` adds it under ``checks``; the template
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_warehouse.checks.anomalies import day_anomalies
 from agent_warehouse.db import sql, transaction
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 LIMIT = 50
 
@@ -17,7 +20,7 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def day_checks(conn: Any, day: date) -> dict[str, Any]:
+def day_checks(conn: Connection, day: date) -> dict[str, Any]:
     """JSON-ready: the incidents about the day's periods and the day's flagged workspace-hours."""
     start = datetime.combine(day, time(0), tzinfo=UTC)
     with transaction(conn) as cur:

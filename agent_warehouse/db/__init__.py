@@ -13,13 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from agent_warehouse import SQL_DIR, settings
 
 if TYPE_CHECKING:
     import psycopg
+
+    # What every function that takes a warehouse connection is given: psycopg 3's, rows as tuples.
+    Connection = psycopg.Connection[tuple[Any, ...]]
 
 # psycopg is imported where a connection is made, not here: DAG files import this module,
 # and psycopg's import (about 0.1 s, more on a busy host) would be paid at every parse.
@@ -87,8 +90,19 @@ def hook_connection() -> psycopg.Connection:
     """A connection through Airflow's ``warehouse`` connection (inside tasks)."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    hook = PostgresHook(postgres_conn_id=settings.WAREHOUSE_CONN_ID, **settings.current().hook_params())
-    return hook.get_conn()
+    hook = PostgresHook(postgres_conn_id=settings.WAREHOUSE_CONN_ID,
+                        **settings.current().hook_params())  # type: ignore[arg-type]  # its **kwargs are libpq's
+    # psycopg 3 with SQLAlchemy 2 installed (NOTES in docs/development.md); typed as the union of drivers
+    return cast("psycopg.Connection[tuple[Any, ...]]", hook.get_conn())
+
+
+def one_row(cur: psycopg.Cursor[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The row a statement that always returns one gave: an error saying so, not a
+    ``TypeError`` on ``None``, when it gave none."""
+    row = cur.fetchone()
+    if row is None:
+        raise LookupError(f"expected one row, the statement returned none ({cur.statusmessage})")
+    return row
 
 
 @contextmanager
@@ -120,10 +134,10 @@ def statements(name: str | Path) -> tuple[str, ...]:
 
 
 def run_script_results(conn: psycopg.Connection, name: str | Path,
-                       params: dict[str, Any]) -> list[tuple[tuple[str, ...], list[tuple]]]:
+                       params: dict[str, Any]) -> list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
     """Run an SQL file statement by statement in one transaction; every statement's result
     as (column names, rows), both empty for a statement that returns none."""
-    results: list[tuple[tuple[str, ...], list[tuple]]] = []
+    results: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
     with transaction(conn) as cur:
         for statement in statements(name):
             cur.execute(statement, params)
@@ -134,7 +148,7 @@ def run_script_results(conn: psycopg.Connection, name: str | Path,
     return results
 
 
-def run_script(conn: psycopg.Connection, name: str | Path, params: dict[str, Any]) -> list[tuple]:
+def run_script(conn: psycopg.Connection, name: str | Path, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Run an SQL file statement by statement in one transaction; return the last result."""
     results = run_script_results(conn, name, params)
     return results[-1][1] if results else []

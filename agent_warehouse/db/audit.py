@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from agent_warehouse.db import sql, transaction
+from agent_warehouse.db import one_row, sql, transaction
 
 
 def run_key(dag_id: str, run_id: str, workspace_id: str | None = None) -> str:
@@ -34,7 +34,7 @@ def start_job(
             "run_type": run_type, "triggered_by": triggered_by,
             "period_start": period_start, "period_end": period_end,
         })
-        return cur.fetchone()[0]
+        return one_row(cur)[0]
 
 
 def finish_job(
@@ -56,7 +56,7 @@ def rows_written(conn: Any) -> int:
     transactions so far (migration 0014); a task reads it once, before closing its connection."""
     with transaction(conn) as cur:
         cur.execute(sql("audit/rows_written.sql"))
-        return int(cur.fetchone()[0])
+        return int(one_row(cur)[0])
 
 
 def record_error(conn: Any, key: str, error: str) -> None:

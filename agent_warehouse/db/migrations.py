@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_warehouse import SQL_DIR
+from agent_warehouse.db import one_row
 
 if TYPE_CHECKING:
     import psycopg  # imported by whoever made the connection; not at DAG parse time
@@ -67,7 +68,7 @@ CREATE TABLE IF NOT EXISTS ops.schema_migrations (
 
 def _applied(cur: psycopg.Cursor) -> dict[int, str]:
     cur.execute("SELECT to_regclass('ops.schema_migrations') IS NOT NULL")
-    if not cur.fetchone()[0]:
+    if not one_row(cur)[0]:
         return {}
     cur.execute("SELECT version, checksum FROM ops.schema_migrations")
     return dict(cur.fetchall())

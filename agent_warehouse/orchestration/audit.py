@@ -187,7 +187,8 @@ def audited_run(
         close_fn(opened, recorded_outputs(context, scope.written), outcome, context)
         return outcome["status"]
 
-    opened = start_audit().as_setup()
+    # XComArgs (typed by Airflow as the DependencyMixin their as_setup returns)
+    opened: Any = start_audit().as_setup()
     dag = opened.operator.dag
     before = set(dag.task_dict)
     if after is not None:
@@ -197,7 +198,7 @@ def audited_run(
     inside = [dag.task_dict[t] for t in dag.task_dict if t not in before]
     # on_failure_fail_dagrun stays False: with it, Airflow would count the teardown as the
     # run's only leaf and a successful close would turn a failed run green.
-    closed = finish_audit(opened).as_teardown(setups=opened.operator)
+    closed: Any = finish_audit(opened).as_teardown(setups=opened.operator)
     ids = {t.task_id for t in inside}
     for t in inside:
         if not ids & t.upstream_task_ids:

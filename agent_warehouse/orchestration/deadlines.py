@@ -13,11 +13,18 @@ log = logging.getLogger(__name__)
 
 
 def _record(dag_id: str, run_id: str, minutes: float, detail: str) -> None:
+    from agent_warehouse.checks.freshness import freshness_summary
     from agent_warehouse.db import sql, transaction, warehouse
 
-    with warehouse() as conn, transaction(conn) as cur:
-        cur.execute(sql("audit/record_deadline_miss.sql"),
-                    {"dag_id": dag_id, "run_id": run_id, "minutes": minutes, "detail": detail})
+    with warehouse() as conn:
+        try:  # what the late run left behind; the miss is recorded even if this cannot be read
+            detail = f"{detail}; {freshness_summary(conn)}"[:2000]
+        except Exception:
+            conn.rollback()
+            log.warning("could not read the freshness for the deadline miss", exc_info=True)
+        with transaction(conn) as cur:
+            cur.execute(sql("audit/record_deadline_miss.sql"),
+                        {"dag_id": dag_id, "run_id": run_id, "minutes": minutes, "detail": detail})
 
 
 async def deadline_missed(context: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -36,7 +43,8 @@ def deadline_alert(dag_id: str, target: timedelta) -> Any:
     """A DeadlineAlert ``target`` after the run is queued, or None where deadlines are off."""
     if not settings.current().deadlines:
         return None
-    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+    from airflow.sdk.definitions.callback import AsyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,

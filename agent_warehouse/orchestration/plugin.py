@@ -1,5 +1,6 @@
 """The project's Airflow plugin: registers the timetable the DAGs schedule with, serves
-the daily reports under ``/reports`` (with a link in the UI's navigation) and mounts the
+the daily reports and the Freshness page under ``/reports`` (linked in the UI's navigation),
+registers the audit listener and mounts the
 internal API (agent_warehouse/web/internal_api.py) under ``/internal`` in the api-server.
 
 Registered through the package's ``airflow.plugins`` entry point (pyproject.toml).
@@ -13,6 +14,7 @@ from importlib.metadata import entry_points
 
 from airflow.plugins_manager import AirflowPlugin
 
+from agent_warehouse.orchestration import listeners as audit_listeners
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 from agent_warehouse.web.internal_api import app as internal_api
 from agent_warehouse.web.reports_app import app as reports_app
@@ -23,6 +25,8 @@ ENTRY_POINT = "agent_warehouse.orchestration.plugin:AgentWarehousePlugin"
 class AgentWarehousePlugin(AirflowPlugin):
     name = "agent_warehouse"
     timetables = [ClosedPeriodTimetable]
+    # The audit row follows what operators do to a run (clear, mark failed/success: docs/audit.md).
+    listeners = [audit_listeners]
     fastapi_apps = [
         {"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"},
         {"app": internal_api, "url_prefix": "/internal", "name": "agent_warehouse_internal"},

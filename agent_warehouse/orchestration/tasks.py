@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from agent_warehouse import settings
 from agent_warehouse.db import audit, migrations, warehouse
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def injected(value: T | None, name: str) -> T:
+    """A value Airflow passes to a task from its context (``params``, ``data_interval_start``,
+    ``dag_run``): the ``= None`` default only lets the DAG call the task without it."""
+    if value is None:
+        raise RuntimeError(f"Airflow passed this task no {name}")
+    return value
 
 
 def record_task_failure(context: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 import jinja2.ext
 import jinja2.runtime
+import jinja2.utils
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction
 from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -118,7 +119,7 @@ class _PeriodContext(jinja2.runtime.Context):
 
     def resolve_or_missing(self, key: str) -> Any:
         value = super().resolve_or_missing(key)
-        if value is jinja2.runtime.missing and key in PERIOD_KEYS:
+        if value is jinja2.utils.missing and key in PERIOD_KEYS:
             period = run_period(self.parent)
             if period is not None:
                 return period[PERIOD_KEYS.index(key)]

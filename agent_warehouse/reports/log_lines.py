@@ -18,9 +18,12 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent_warehouse.db import sql, transaction
+from agent_warehouse.db import one_row, sql, transaction
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ def hour_line(hour: Any, workspaces: int | None, written: int, metric_rows: int 
             f"{_plural(rejected, 'run')} rejected")
 
 
-def period_counts(conn: Any, grain: str, start: datetime, end: datetime,
+def period_counts(conn: Connection, grain: str, start: datetime, end: datetime,
                   since: datetime | None = None) -> tuple[int | None, int | None, int]:
     """(workspaces with a row in the period, those whose row was not written since ``since``,
     raw runs rejected in it); (None, None, 0) when they could not be counted."""
@@ -80,7 +83,7 @@ def period_counts(conn: Any, grain: str, start: datetime, end: datetime,
         with transaction(conn) as cur:
             cur.execute(sql("reports/log_period_summary.sql"),
                         {"grain": grain, "start": start, "end": end, "since": since})
-            workspaces, unchanged, rejected = cur.fetchone()
+            workspaces, unchanged, rejected = one_row(cur)
         return int(workspaces), None if since is None else int(unchanged), int(rejected)
     except Exception:  # a log line is never a reason to fail a rollup
         log.warning("could not count the period's workspaces for the log line", exc_info=True)
@@ -107,12 +110,12 @@ def log_hour(written: dict[str, Any]) -> str:
     return line
 
 
-def _counter(conn: Any) -> tuple[int | None, datetime | None]:
+def _counter(conn: Connection) -> tuple[int | None, datetime | None]:
     """The session's rows-written counter (migration 0014) and the database's clock."""
     try:
         with transaction(conn) as cur:
             cur.execute(sql("reports/log_counter.sql"))
-            written, now = cur.fetchone()
+            written, now = one_row(cur)
         return int(written), now
     except Exception:
         log.warning("could not read the rows-written counter for the log line", exc_info=True)
@@ -136,7 +139,7 @@ def _hours_phrase(result: dict[str, Any]) -> str:
             f"{_plural(missed, 'hour')} rolled up that no hourly run had")
 
 
-def _period_line(conn: Any, grain: str, key: str, result: dict[str, Any], written: int, period: date,
+def _period_line(conn: Connection, grain: str, key: str, result: dict[str, Any], written: int, period: date,
                  since: datetime | None) -> str:
     rows = {str(r[key]): r for r in result[f"{grain}s"]}
     own = rows.get(period.isoformat(), {})
@@ -171,7 +174,7 @@ def summarised(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
     def wrap(work: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(work)
-        def run(conn: Any, *args: Any, **kwargs: Any) -> Any:
+        def run(conn: Connection, *args: Any, **kwargs: Any) -> Any:
             before, since = _counter(conn)
             result = work(conn, *args, **kwargs)
             try:
@@ -182,9 +185,11 @@ def summarised(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                     line = _repair_line(result, written, period)
                 elif kind == "cleanup":
                     line = _cleanup_line(result, written)
-                else:
+                elif period is not None:
                     line = _period_line(conn, kind, "day" if kind == "day" else "week_start", result, written,
                                         period, since)
+                else:
+                    return result
                 log.info("%s", line)
             except Exception:
                 log.warning("could not write the closing log line", exc_info=True)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent_warehouse.db import run_script
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 DAY = timedelta(days=1)
 
 
-def health_day(conn: Any, day: date) -> int:
+def health_day(conn: Connection, day: date) -> int:
     """Score every workspace with runs on ``day`` (docs/health.md); returns the rows held."""
     ((rows,),) = run_script(conn, "daily/health_day.sql", {"day": day})
     return rows

@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from agent_warehouse.db import run_script_results, sql, transaction
 from agent_warehouse.reports.log_lines import summarised
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 HOUR = timedelta(hours=1)
 log = logging.getLogger(__name__)
 
 
-def run_guarded(conn: Any, name: str, params: dict[str, Any]) -> tuple[list[tuple], str | None]:
+def run_guarded(conn: Connection, name: str, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], str | None]:
     """Run a rollup script (hour, day or week) in one transaction (``db.run_script``).
 
     Returns its last result and, when the period is past retention, the message of its
@@ -27,7 +31,7 @@ def run_guarded(conn: Any, name: str, params: dict[str, Any]) -> tuple[list[tupl
     return results[-1][1], kept
 
 
-def rollup_hour(conn: Any, start: datetime) -> dict[str, Any]:
+def rollup_hour(conn: Connection, start: datetime) -> dict[str, Any]:
     """Recompute every hourly table for ``[start, start + 1h)`` in one transaction; an hour
     whose raw rows were dropped by retention is kept as it is (``kept``).
 
@@ -40,7 +44,7 @@ def rollup_hour(conn: Any, start: datetime) -> dict[str, Any]:
             "bad_rows": int(bad_rows), "kept": kept is not None}
 
 
-def dirty_hours(conn: Any, before: datetime) -> list[datetime]:
+def dirty_hours(conn: Connection, before: datetime) -> list[datetime]:
     """Hours before ``before`` named in the invalidation log."""
     with transaction(conn) as cur:
         cur.execute(sql("hourly/dirty_hours.sql"), {"before": before})
@@ -75,7 +79,7 @@ def attempt(failed: dict[str, str], period: str, work: Callable[[], Any]) -> Any
 
 
 @summarised("repair")
-def repair(conn: Any, before: datetime, failed: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def repair(conn: Connection, before: datetime, failed: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Re-roll every changed hour before ``before``; cost grows with the hours changed.
 
     An hour that fails does not stop the others: each is tried, and then :class:`PeriodsFailed`
@@ -85,7 +89,7 @@ def repair(conn: Any, before: datetime, failed: dict[str, str] | None = None) ->
     failed = {} if failed is None else failed
     done = []
     for hour in dirty_hours(conn, before):
-        result = attempt(failed, hour_name(hour), lambda h=hour: rollup_hour(conn, h))
+        result = attempt(failed, hour_name(hour), partial(rollup_hour, conn, hour))
         if result is not None:
             done.append(result)
     if own and failed:

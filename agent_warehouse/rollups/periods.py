@@ -17,11 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from agent_warehouse.db import sql, transaction
 from agent_warehouse.reports.log_lines import summarised
 from agent_warehouse.rollups import hourly
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
@@ -40,7 +44,7 @@ def as_date(value: Any) -> date:
     return value
 
 
-def bring_hours_up_to_date(conn: Any, start: datetime, end: datetime,
+def bring_hours_up_to_date(conn: Connection, start: datetime, end: datetime,
                            failed: dict[str, str] | None = None) -> dict[str, list[str]]:
     """Re-roll every changed hour before ``end`` and roll up the hours of [start, end) never
     rolled up; each hour is one transaction (``rollup_hour.sql``).
@@ -53,7 +57,7 @@ def bring_hours_up_to_date(conn: Any, start: datetime, end: datetime,
     with transaction(conn) as cur:
         cur.execute(sql("periods/missing_hours.sql"), {"start": start, "end": end})
         missing = [row[0] for row in cur.fetchall()]
-    rolled = [hourly.attempt(failed, hourly.hour_name(h), lambda h=h: hourly.rollup_hour(conn, h))
+    rolled = [hourly.attempt(failed, hourly.hour_name(h), partial(hourly.rollup_hour, conn, h))
               for h in missing]
     out = {"hours_repaired": [r["hour"] for r in repaired],
            "hours_rolled_up": [r["hour"] for r in rolled if r is not None]}
@@ -85,14 +89,14 @@ def rollup_or_wait(failed: dict[str, str], grain: str, start: date, length: time
     return hourly.attempt(failed, period, work)
 
 
-def stale_periods(conn: Any, grain: str, start: date, end: date) -> list[date]:
+def stale_periods(conn: Connection, grain: str, start: date, end: date) -> list[date]:
     step = "1 day" if grain == "day" else "7 days"
     with transaction(conn) as cur:
         cur.execute(sql("periods/stale_periods.sql"), {"grain": grain, "start": start, "end": end, "step": step})
         return [row[0] for row in cur.fetchall()]
 
 
-def rollup_day(conn: Any, day: date) -> dict[str, Any]:
+def rollup_day(conn: Connection, day: date) -> dict[str, Any]:
     """Recompute every daily table for ``day`` in one transaction (or keep it, ``kept``,
     when it is past retention)."""
     start = utc_midnight(day)
@@ -101,7 +105,7 @@ def rollup_day(conn: Any, day: date) -> dict[str, Any]:
     return {"day": d, "metric_rows": metric_rows, "user_rows": user_rows, "kept": kept is not None}
 
 
-def rollup_week(conn: Any, week_start: date) -> dict[str, Any]:
+def rollup_week(conn: Connection, week_start: date) -> dict[str, Any]:
     """Recompute every weekly table for the ISO week starting ``week_start`` in one
     transaction (or keep it, ``kept``, when it is past retention)."""
     if week_start.isoweekday() != 1:
@@ -112,7 +116,7 @@ def rollup_week(conn: Any, week_start: date) -> dict[str, Any]:
             "kept": kept is not None}
 
 
-def bring_days_up_to_date(conn: Any, first: date, end: date,
+def bring_days_up_to_date(conn: Connection, first: date, end: date,
                           failed: dict[str, str] | None = None) -> dict[str, Any]:
     """Hours of [first, end) current, then every stale day before ``end`` recomputed.
 
@@ -122,7 +126,7 @@ def bring_days_up_to_date(conn: Any, first: date, end: date,
     own = failed is None
     failed = {} if failed is None else failed
     hours = bring_hours_up_to_date(conn, utc_midnight(first), utc_midnight(end), failed)
-    days = [rollup_or_wait(failed, "day", d, DAY, lambda d=d: rollup_day(conn, d))
+    days = [rollup_or_wait(failed, "day", d, DAY, partial(rollup_day, conn, d))
             for d in stale_periods(conn, "day", first, end)]
     out = {**hours, "days": [d for d in days if d is not None]}
     if own and failed:
@@ -131,7 +135,7 @@ def bring_days_up_to_date(conn: Any, first: date, end: date,
 
 
 @summarised("day")
-def daily(conn: Any, day: date) -> dict[str, Any]:
+def daily(conn: Connection, day: date) -> dict[str, Any]:
     """The daily run: ``day`` and every earlier day whose partials changed. A period that
     fails is named at the end (:class:`hourly.PeriodsFailed`) after all the others ran."""
     failed: dict[str, str] = {}
@@ -146,14 +150,14 @@ def daily(conn: Any, day: date) -> dict[str, Any]:
 
 
 @summarised("week")
-def weekly(conn: Any, week_start: date) -> dict[str, Any]:
+def weekly(conn: Connection, week_start: date) -> dict[str, Any]:
     """The weekly run: its week and every earlier week whose partials changed, after every
     day they read is current. A period that fails is named at the end, after the others."""
     failed: dict[str, str] = {}
     end = week_start + WEEK
     out = bring_days_up_to_date(conn, week_start, end, failed)
     weeks = sorted(set(stale_periods(conn, "week", week_start, end)) | {week_start})
-    done = [rollup_or_wait(failed, "week", w, WEEK, lambda w=w: rollup_week(conn, w)) for w in weeks]
+    done = [rollup_or_wait(failed, "week", w, WEEK, partial(rollup_week, conn, w)) for w in weeks]
     out = {**out, "weeks": [w for w in done if w is not None]}
     if failed:
         raise hourly.PeriodsFailed(failed, out)

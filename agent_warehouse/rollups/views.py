@@ -7,13 +7,16 @@ Each view is its own transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent_warehouse import settings
 from agent_warehouse.db import run_script
 
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
-def refresh(conn: Any, views: tuple[str, ...] = settings.DASHBOARD_VIEWS) -> dict[str, float]:
+
+def refresh(conn: Connection, views: tuple[str, ...] = settings.DASHBOARD_VIEWS) -> dict[str, float]:
     """Refresh every dashboard view; return the seconds each refresh took (server side)."""
     return {name: float(run_script(conn, "views/refresh_view.sql", {"name": name})[0][0])
             for name in views}

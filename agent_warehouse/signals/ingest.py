@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
@@ -99,6 +100,11 @@ def ingest(conn: psycopg.Connection, start: datetime, end: datetime, providers: 
     return report
 
 
+def _read_all(unit: Any) -> list[Any]:
+    """Every record of one unit of a delivery (a file), read in the provider's thread."""
+    return list(unit.read())
+
+
 def _ingest_provider(conn: psycopg.Connection, provider: Provider, start: datetime, end: datetime,
                      day: date, timeout: float) -> dict[str, Any]:
     name = provider.name
@@ -118,7 +124,7 @@ def _ingest_provider(conn: psycopg.Connection, provider: Provider, start: dateti
             out["skipped"] += 1
             continue
         try:
-            records = _call(lambda u=unit: list(u.read()), name, deadline)
+            records = _call(partial(_read_all, unit), name, deadline)
         except FutureTimeout:
             out["status"], out["error"] = "timeout", f"provider {name} timed out after {timeout:g} s"
             break

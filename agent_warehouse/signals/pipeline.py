@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_warehouse.db import audit, run_script
 from agent_warehouse.signals import derive, ingest, score
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +30,18 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + DAY
 
 
-def ingest_day(conn: Any, day: date) -> dict[str, Any]:
+def ingest_day(conn: Connection, day: date) -> dict[str, Any]:
     """Every configured provider for the UTC day; provider failures are recorded, not raised."""
     start, end = day_bounds(day)
     return ingest.ingest(conn, start, end)
 
 
-def ingest_hour(conn: Any, hour: datetime) -> dict[str, Any]:
+def ingest_hour(conn: Connection, hour: datetime) -> dict[str, Any]:
     """The hourly (granular) ingest: every provider for ``[hour, hour + 1h)``."""
     return ingest.ingest(conn, hour, hour + timedelta(hours=1))
 
 
-def targets(conn: Any, workspace_id: str | None, pack_id: str | None) -> list[str]:
+def targets(conn: Connection, workspace_id: str | None, pack_id: str | None) -> list[str]:
     """The workspaces a run scores; checks the workspace and the pack first (errors name them)."""
     if workspace_id is not None:
         workspace_id = score.parse_workspace(workspace_id)
@@ -49,7 +52,7 @@ def targets(conn: Any, workspace_id: str | None, pack_id: str | None) -> list[st
     return score.known_workspaces(conn)
 
 
-def _finish(conn: Any, job_id: int, *, status: str, day: date, inserted: int, scored: int, ranked: int,
+def _finish(conn: Connection, job_id: int, *, status: str, day: date, inserted: int, scored: int, ranked: int,
             error: str | None, details: dict[str, Any]) -> None:
     start, end = day_bounds(day)
     run_script(conn, "signals/finish_job.sql", {
@@ -58,7 +61,7 @@ def _finish(conn: Any, job_id: int, *, status: str, day: date, inserted: int, sc
         "period_start": start, "period_end": end, "details": json.dumps(details, default=str)})
 
 
-def claim_job(conn: Any, *, dag_id: str, run_id: str, day: date, workspace_id: str | None = None,
+def claim_job(conn: Connection, *, dag_id: str, run_id: str, day: date, workspace_id: str | None = None,
               run_type: str | None = None, triggered_by: str | None = None) -> int:
     """The audit row of this run (and workspace, or the run-level row): the one created for
     its run id (by the internal API before it triggered the run, or by an earlier try) marked
@@ -73,13 +76,13 @@ def claim_job(conn: Any, *, dag_id: str, run_id: str, day: date, workspace_id: s
                            run_type=run_type, triggered_by=triggered_by, period_start=start, period_end=end)
 
 
-def start_run_job(conn: Any, *, dag_id: str, run_id: str, day: date, run_type: str | None = None,
+def start_run_job(conn: Connection, *, dag_id: str, run_id: str, day: date, run_type: str | None = None,
                   triggered_by: str | None = None) -> int:
     """The run-level audit row of a run over every workspace (the API's row when it started it)."""
     return claim_job(conn, dag_id=dag_id, run_id=run_id, day=day, run_type=run_type, triggered_by=triggered_by)
 
 
-def finish_run_job(conn: Any, job_id: int, *, day: date, inserted: int, results: list[dict[str, Any]],
+def finish_run_job(conn: Connection, job_id: int, *, day: date, inserted: int, results: list[dict[str, Any]],
                    error: str | None) -> None:
     _finish(conn, job_id, status="failed" if error else "success", day=day, inserted=inserted,
             scored=sum(r["companies_scored"] for r in results),
@@ -87,13 +90,13 @@ def finish_run_job(conn: Any, job_id: int, *, day: date, inserted: int, results:
             details={"workspaces": len(results)})
 
 
-def fail_open_jobs(conn: Any, *, dag_id: str, run_id: str, error: str) -> list[int]:
+def fail_open_jobs(conn: Connection, *, dag_id: str, run_id: str, error: str) -> list[int]:
     """Mark this run's rows that no task closed as failed."""
     return [r[0] for r in run_script(conn, "signals/fail_open_jobs.sql", {
         "dag_id": dag_id, "run_id": run_id, "error": error})]
 
 
-def score_workspace(conn: Any, *, day: date, workspace_id: str, pack_id: str | None, inserted: int,
+def score_workspace(conn: Connection, *, day: date, workspace_id: str, pack_id: str | None, inserted: int,
                     dag_id: str | None = None, run_id: str | None = None, run_type: str | None = None,
                     triggered_by: str | None = None) -> dict[str, Any]:
     """Score and rank one workspace for ``day``; with ``dag_id``/``run_id`` also its audit row
@@ -123,7 +126,7 @@ def score_workspace(conn: Any, *, day: date, workspace_id: str, pack_id: str | N
     return {**result, "inserted": inserted, "job_run_id": job_id, "ranked": ranked}
 
 
-def run_daily(conn: Any, day: date, workspace_id: str | None = None, pack_id: str | None = None,
+def run_daily(conn: Connection, day: date, workspace_id: str | None = None, pack_id: str | None = None,
               *, ingest_first: bool = True, dag_id: str | None = None,
               run_id: str | None = None) -> dict[str, Any]:
     """Ingest (unless ``ingest_first=False``), derive and score+rank ``day`` for one workspace
@@ -133,15 +136,15 @@ def run_daily(conn: Any, day: date, workspace_id: str | None = None, pack_id: st
     Idempotent: a rerun of a day changes no stored row.
     """
     plan = targets(conn, workspace_id, pack_id)
-    report = ingest_day(conn, day) if ingest_first else {"inserted": 0, "providers": {}}
+    report: dict[str, Any] = ingest_day(conn, day) if ingest_first else {"inserted": 0, "providers": {}}
     derived = derive.derive_day(conn, day)
-    results = [score_workspace(conn, day=day, workspace_id=ws, pack_id=pack_id, inserted=report["inserted"],
+    results = [score_workspace(conn, day=day, workspace_id=ws, pack_id=pack_id, inserted=int(report["inserted"]),
                                dag_id=dag_id, run_id=run_id) for ws in plan]
     return {"day": day.isoformat(), "inserted": report["inserted"], "providers": report["providers"],
             "derived": derived, "workspaces": results}
 
 
-def print_top_emerging(conn: Any, day: date, workspace_id: str, pack_id: str | None = None,
+def print_top_emerging(conn: Connection, day: date, workspace_id: str, pack_id: str | None = None,
                        limit: int = 10) -> list[dict[str, Any]]:
     """Print the stored top ``limit`` emerging companies of a workspace (the demo calls this)."""
     pack = score.resolve_pack(conn, workspace_id, pack_id)

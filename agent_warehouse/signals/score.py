@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_warehouse import settings
 from agent_warehouse.db import run_script
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 
 class UnknownPack(LookupError):
@@ -32,7 +35,7 @@ def parse_workspace(workspace_id: str) -> str:
     return str(uuid.UUID(str(workspace_id)))
 
 
-def resolve_pack(conn: Any, workspace_id: str | None, pack_id: str | None = None) -> str:
+def resolve_pack(conn: Connection, workspace_id: str | None, pack_id: str | None = None) -> str:
     """The pack_id given, else the workspace's pack, else the default pack.
 
     Raises UnknownPack naming a pack that does not exist, and UnknownWorkspace for a
@@ -53,18 +56,18 @@ def resolve_pack(conn: Any, workspace_id: str | None, pack_id: str | None = None
     return default_pack
 
 
-def known_workspaces(conn: Any) -> list[str]:
+def known_workspaces(conn: Connection) -> list[str]:
     """Every workspace with a row in signals.workspace_packs."""
     return [row[0] for row in run_script(conn, "signals/workspaces.sql", {})]
 
 
-def register_workspace(conn: Any, workspace_id: str, pack_id: str | None = None) -> None:
+def register_workspace(conn: Connection, workspace_id: str, pack_id: str | None = None) -> None:
     """Make a workspace known to the signal job, optionally with its own pack."""
     run_script(conn, "signals/register_workspace.sql",
                {"workspace_id": parse_workspace(workspace_id), "pack_id": pack_id})
 
 
-def score_day(conn: Any, day: date, workspace_id: str, pack_id: str,
+def score_day(conn: Connection, day: date, workspace_id: str, pack_id: str,
               top_n: int | None = None) -> dict[str, Any]:
     """Score every company with features on ``day`` and store the ranked list (one transaction)."""
     params = {"day": day, "workspace_id": workspace_id, "pack_id": pack_id,
@@ -74,7 +77,7 @@ def score_day(conn: Any, day: date, workspace_id: str, pack_id: str,
             "companies_scored": int(scored), "ranked_count": int(ranked)}
 
 
-def emerging(conn: Any, day: date, workspace_id: str, pack_id: str, limit: int = 100) -> list[dict[str, Any]]:
+def emerging(conn: Connection, day: date, workspace_id: str, pack_id: str, limit: int = 100) -> list[dict[str, Any]]:
     """The stored ranked list: rank, company, composite, band."""
     rows = run_script(conn, "signals/emerging_list.sql",
                       {"day": day, "workspace_id": workspace_id, "pack_id": pack_id, "limit": limit})

@@ -36,10 +36,13 @@ import os
 import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +99,7 @@ def _connect() -> Any:
     return hook_connection()
 
 
-def _body(row: tuple) -> dict[str, Any]:
+def _body(row: tuple[Any, ...]) -> dict[str, Any]:
     job_id, status, inserted, scored, ranked, error = row[:6]
     return {"status": status, "job_run_id": job_id, "inserted": inserted, "companies_scored": scored,
             "ranked_count": ranked, "error": error}
@@ -164,7 +167,7 @@ def _trigger(run_id: str, conf: dict[str, Any], day: date) -> None:
         log.info("DAG run %s already exists; answering with it", run_id)
 
 
-def _start(conn: Any, job_id: int, run_id: str, conf: dict[str, Any], day: date, replayable: bool) -> None:
+def _start(conn: Connection, job_id: int, run_id: str, conf: dict[str, Any], day: date, replayable: bool) -> None:
     """Trigger the run of a queued row. A failure leaves a keyed row queued, so the client's
     retry with the same key starts it; a row without a key (nobody can retry it) fails."""
     from agent_warehouse.db import sql, transaction
@@ -184,7 +187,7 @@ def queue_run(kind: str, day: date, workspace_id: str | None, pack_id: str | Non
               x_idempotency_key: str | None, conf_extra: dict[str, Any] | None = None) -> JSONResponse:
     """Create the audit row under the run id, then trigger that run (the shared path of every
     POST). ``kind`` scopes the idempotency key: the same key on two endpoints is two jobs."""
-    from agent_warehouse.db import sql, transaction
+    from agent_warehouse.db import one_row, sql, transaction
     from agent_warehouse.signals import score
 
     known, paused = dag_state()
@@ -210,7 +213,7 @@ def queue_run(kind: str, day: date, workspace_id: str | None, pack_id: str | Non
         if created is None:  # same key and workspace: the existing job, never a second run
             with transaction(conn) as cur:
                 cur.execute(sql("web/job_by_key.sql"), {"key": key})
-                row = cur.fetchone()
+                row = one_row(cur)  # the key's row: inserted or kept by queue_job.sql just now
             job_id, status, *_, run_id, ws, pack, first_day, first_conf = row
             _same_parameters(x_idempotency_key, first={"day": first_day, "pack_id": pack,
                                                        "hour": (first_conf or {}).get("hour")},
@@ -224,7 +227,7 @@ def queue_run(kind: str, day: date, workspace_id: str | None, pack_id: str | Non
         _start(conn, job_id, run_id, conf, day, replayable=x_idempotency_key is not None)
         with transaction(conn) as cur:
             cur.execute(sql("web/job_by_id.sql"), {"id": job_id})
-            return JSONResponse(_body(cur.fetchone()), status_code=202)
+            return JSONResponse(_body(one_row(cur)), status_code=202)
     finally:
         conn.close()
 

@@ -22,14 +22,20 @@ job_type `cleanup_old_data`), opened by the setup `start_audit` and closed by th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import DAG, Param, dag, task
 
 from agent_warehouse import SQL_DIR, settings
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import check_schema_task, default_args, ensure_partitions_task
+from agent_warehouse.orchestration.tasks import (
+    check_schema_task,
+    default_args,
+    ensure_partitions_task,
+    injected,
+)
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 
@@ -65,7 +71,7 @@ def build() -> DAG:
     )
     def cleanup_old_data() -> None:
         @task(multiple_outputs=False)
-        def drop_expired(params=None, data_interval_end=None) -> Written:
+        def drop_expired(params: dict[str, Any] | None = None, data_interval_end: datetime | None = None) -> Written:
             """Make the expiring hours current, then drop raw days and expired rollup rows."""
             from airflow.sdk import Variable
 
@@ -75,7 +81,7 @@ def build() -> DAG:
             chosen = retention.Retention.from_params(
                 {**Variable.get(retention.VARIABLE, default={}, deserialize_json=True),
                  **{k: v for k, v in (params or {}).items() if v is not None}})
-            details, written = counted(retention.cleanup, data_interval_end.date(), chosen)
+            details, written = counted(retention.cleanup, injected(data_interval_end, "data_interval_end").date(), chosen)
             return {"rows_written": written, "details": details}
 
         with audited_run("cleanup_old_data", after=check_schema_task()) as run:

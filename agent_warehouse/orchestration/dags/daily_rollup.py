@@ -24,7 +24,8 @@ with the run's own state.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import DAG, dag, task
 
@@ -59,7 +60,7 @@ def build() -> DAG:
     )
     def daily_rollup() -> None:
         @task(multiple_outputs=False, outlets=daily_tables)
-        def rollup_days(data_interval_start=None) -> Written:
+        def rollup_days(data_interval_start: datetime | None = None) -> Written:
             """Hours up to date, then this day and every earlier changed day, one transaction each."""
             from agent_warehouse.orchestration.audit import counted
             from agent_warehouse.rollups import periods
@@ -71,7 +72,7 @@ def build() -> DAG:
                                 "hours_rolled_up": rolled["hours_rolled_up"]}}
 
         @task(multiple_outputs=False, outlets=[table_asset("workspace_health_daily")])
-        def score_health(rolled: Written, data_interval_start=None) -> Written:
+        def score_health(rolled: Written, data_interval_start: datetime | None = None) -> Written:
             """Health scores for every day just recomputed and the days whose baseline they are."""
             from agent_warehouse.orchestration.audit import counted
             from agent_warehouse.rollups import health, periods
@@ -82,7 +83,7 @@ def build() -> DAG:
             return {"rows_written": written, "details": {"health_rows": held}}
 
         @task(multiple_outputs=False, outlets=[table_asset("daily_reports")])
-        def write_report(data_interval_start=None) -> Written:
+        def write_report(data_interval_start: datetime | None = None) -> Written:
             """The day's JSON report in analytics.daily_reports and its HTML page."""
             from agent_warehouse.orchestration.audit import counted
             from agent_warehouse.reports import daily as reports
@@ -92,7 +93,7 @@ def build() -> DAG:
             return {"rows_written": written, "details": {"report": str(page)}}
 
         @task(multiple_outputs=False)
-        def signals_derive_and_score(data_interval_start=None, dag_run=None) -> dict:
+        def signals_derive_and_score(data_interval_start: datetime | None = None, dag_run: Any = None) -> dict[str, Any]:
             """Granular mode of the signal job: derive and score the day from the signals the
             hourly runs ingested, one audit row per workspace (docs/signals.md)."""
             from agent_warehouse.db import warehouse
@@ -106,7 +107,7 @@ def build() -> DAG:
 
         with audited_run("daily_rollup", after=check_schema_task()) as run:
             rolled = rollup_days()
-            health = score_health(rolled)
+            health = score_health(rolled)  # type: ignore[arg-type]  # an XComArg: the Written at run time
             report = write_report()
             health >> report
             # self-checks (agent_warehouse/checks): before the report, which lists what they found

@@ -32,7 +32,7 @@ from airflow.sdk import DAG, Param, dag, task
 from agent_warehouse import settings
 from agent_warehouse.orchestration.audit import Outcome, audited_run
 from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import check_schema_task, default_args
+from agent_warehouse.orchestration.tasks import check_schema_task, default_args, injected
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -42,13 +42,14 @@ STEPS = ("ingest", "derive", "score")
 log = logging.getLogger(__name__)
 
 
-def asked(step: str, params: dict[str, Any]) -> bool:
+def asked(step: str, params: dict[str, Any] | None) -> bool:
     """Granular mode: whether this run does ``step``. A step not asked for succeeds doing
     nothing (a skipped task would skip the steps after it, and Airflow wants the tasks after
     a setup on all_success)."""
-    if step in params.get("steps", STEPS):
+    steps = (params or {}).get("steps", STEPS)
+    if step in steps:
         return True
-    log.info("step %r is not in this run's steps %s: nothing done", step, params["steps"])
+    log.info("step %r is not in this run's steps %s: nothing done", step, steps)
     return False
 
 
@@ -120,7 +121,7 @@ def build() -> DAG:
     )
     def daily_signal_aggregation() -> None:
         @task(multiple_outputs=False)
-        def plan(params=None) -> list[str]:
+        def plan(params: dict[str, Any] | None = None) -> list[str]:
             """The workspaces to score (the mapped list); an unknown workspace or pack fails here,
             by name."""
             from airflow.sdk.exceptions import AirflowFailException
@@ -130,13 +131,14 @@ def build() -> DAG:
 
             with warehouse() as conn:
                 try:
-                    workspaces = pipeline.targets(conn, params["workspace_id"], params["pack_id"])
+                    given = injected(params, "params")
+                    workspaces = pipeline.targets(conn, given["workspace_id"], given["pack_id"])
                 except LookupError as exc:  # an unknown workspace or pack: retrying cannot help
                     raise AirflowFailException(str(exc)) from exc
             return workspaces
 
         @task(multiple_outputs=False)
-        def ingest(opened: dict, params=None) -> dict:
+        def ingest(opened: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
             """Every configured provider, once (for the day, or the `hour` param's hour); provider
             failures are recorded, not fatal."""
             from agent_warehouse.db import warehouse
@@ -145,12 +147,13 @@ def build() -> DAG:
             if not asked("ingest", params):
                 return {"inserted": 0, "rejected": 0, "failed": [], "providers": {}}
             with warehouse() as conn:
-                if params.get("hour"):
-                    return pipeline.ingest_hour(conn, datetime.fromisoformat(params["hour"]))
+                hour = injected(params, "params").get("hour")
+                if hour:
+                    return pipeline.ingest_hour(conn, datetime.fromisoformat(hour))
                 return pipeline.ingest_day(conn, date.fromisoformat(opened["day"]))
 
         @task(multiple_outputs=False)
-        def derive(opened: dict, params=None) -> dict | None:
+        def derive(opened: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any] | None:
             from agent_warehouse.db import warehouse
             from agent_warehouse.signals import derive
 
@@ -160,7 +163,7 @@ def build() -> DAG:
                 return derive.derive_day(conn, date.fromisoformat(opened["day"]))
 
         @task(multiple_outputs=False, map_index_template="{{ task.op_kwargs['workspace_id'] }}")
-        def score_and_rank(workspace_id: str, opened: dict, report: dict, params=None, dag_run=None) -> dict | None:
+        def score_and_rank(workspace_id: str, opened: dict[str, Any], report: dict[str, Any], params: dict[str, Any] | None = None, dag_run: Any = None) -> dict[str, Any] | None:
             """One workspace: scores, the ranked list (logged and stored) and its audit row."""
             from agent_warehouse.db import warehouse
             from agent_warehouse.signals import pipeline
@@ -169,7 +172,8 @@ def build() -> DAG:
                 return None
             with warehouse() as conn:
                 result = pipeline.score_workspace(
-                    conn, day=date.fromisoformat(opened["day"]), workspace_id=workspace_id, pack_id=params["pack_id"],
+                    conn, day=date.fromisoformat(opened["day"]), workspace_id=workspace_id,
+                    pack_id=injected(params, "params")["pack_id"],
                     inserted=report["inserted"], dag_id=dag_run.dag_id, run_id=dag_run.run_id,
                     run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
                     triggered_by=getattr(dag_run, "triggering_user_name", None))

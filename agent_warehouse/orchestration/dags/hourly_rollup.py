@@ -25,7 +25,8 @@ closed at T.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, chain, dag, task
@@ -38,6 +39,7 @@ from agent_warehouse.orchestration.tasks import (
     check_schema_task,
     default_args,
     ensure_partitions_task,
+    injected,
     sql_written,
     table_asset,
 )
@@ -69,25 +71,25 @@ def build() -> DAG:
     )
     def hourly_rollup() -> None:
         @task(multiple_outputs=False, outlets=hourly_tables)
-        def repair_changed_hours(data_interval_start=None) -> Written:
+        def repair_changed_hours(data_interval_start: datetime | None = None) -> Written:
             """Re-roll every earlier hour named in the invalidation log, one transaction each."""
             from agent_warehouse.orchestration.audit import counted
             from agent_warehouse.rollups import hourly
 
-            repaired, written = counted(hourly.repair, before=data_interval_start)
+            repaired, written = counted(hourly.repair, before=injected(data_interval_start, "data_interval_start"))
             return {"rows_written": written,
                     "details": {"hours_repaired": [r["hour"] for r in repaired],
                                 "bad_rows_repaired": sum(r["bad_rows"] for r in repaired)}}
 
         @task(multiple_outputs=False)
-        def ingest_signals(data_interval_start=None) -> dict:
+        def ingest_signals(data_interval_start: datetime | None = None) -> dict[str, Any]:
             """Granular mode of the signal job: this hour's provider signals (docs/signals.md).
             Beside the rollup, not before it; provider failures are recorded, never raised."""
             from agent_warehouse.db import warehouse
             from agent_warehouse.signals import pipeline
 
             with warehouse() as conn:
-                report = pipeline.ingest_hour(conn, data_interval_start)
+                report = pipeline.ingest_hour(conn, injected(data_interval_start, "data_interval_start"))
             return {k: report[k] for k in ("inserted", "rejected", "failed")}
 
         with audited_run("hourly_rollup", after=check_schema_task()) as run:

@@ -19,7 +19,7 @@ with the run's own state (docs/audit.md).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, dag, task
 
@@ -54,7 +54,7 @@ def build() -> DAG:
     )
     def weekly_rollup() -> None:
         @task(multiple_outputs=False, outlets=weekly_tables)
-        def rollup_weeks(data_interval_start=None) -> Written:
+        def rollup_weeks(data_interval_start: datetime | None = None) -> Written:
             """Hours and days up to date, then this week and every earlier changed week."""
             from agent_warehouse.orchestration.audit import counted
             from agent_warehouse.rollups import periods
