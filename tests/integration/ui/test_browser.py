@@ -1,7 +1,7 @@
 """The Airflow UI as a person uses it, in headless Chromium (Debian's ``chromium`` and
 ``chromedriver``; ``.ci/run`` installs them when it runs as root): log in through the login
 form, the DAG list, the grid of hourly_rollup, the "Reports" navigation entry and a
-report page. Screenshots go to tests/artifacts/ui/ (not committed)."""
+report page, the Freshness page. Screenshots go to tests/artifacts/ui/ (not committed)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,7 @@ def test_log_in_see_the_dags_the_grid_and_the_report(chromium, stack, wh):
         for dag_id in DAG_IDS:
             assert dag_id in listed, dag_id
         assert "Reports" in listed  # the plugin's navigation entry (short: the nav cut "Daily reports")
+        assert "Freshness" in listed  # and the self-checks' page
         browser.screenshot("02-dag-list")
 
         browser.open(f"{stack.base}/dags/hourly_rollup")
@@ -103,6 +104,14 @@ def test_log_in_see_the_dags_the_grid_and_the_report(chromium, stack, wh):
                                                         "args": []})
         assert charts == 8
         browser.screenshot("06-daily-report")
+
+        # The Freshness page (docs/checks.md): one row per rollup table, and the incidents.
+        browser.open(f"{stack.base}/reports/freshness")
+        fresh = browser.wait_text("Reconciliation incidents")
+        for table in ("execution_metrics_hourly", "execution_metrics_daily", "execution_metrics_weekly"):
+            assert table in fresh, table
+        assert "newest period rolled up" in fresh and "pending periods" in fresh
+        browser.screenshot("07-freshness")
     finally:
         browser.close()
     # Outside the browser too: the same page without a login is refused.
