@@ -104,7 +104,7 @@ class Job(threading.Thread):
 
 
 def test_daily_runs_a_cleanup_and_hourly_runs_at_once(wh, tmp_path):
-    """Four daily runs and two backfills of the same days (each writing its report), a cleanup
+    """Four daily runs and four backfills of the same days (each writing its report), a cleanup
     run over and over and two hourly loops, all at once: no job fails, none deadlocks, every day
     is exact and every report is complete."""
     rng = random.Random(17)
@@ -117,16 +117,17 @@ def test_daily_runs_a_cleanup_and_hourly_runs_at_once(wh, tmp_path):
     periods.daily(wh, EXPIRING)  # the expiring day is current: the cleanup may drop it
     hours = [midnight(d) + h * HOUR for d in DAYS for h in range(24)]
 
-    def daily(day: date, times: int):
+    def daily(day: date, times: int, reports_per_run: int = 1):
         def body(job: Job, conn) -> None:
             for _ in range(times):
                 periods.daily(conn, day)
-                reports.write_daily_report(conn, day, tmp_path)
+                for _ in range(reports_per_run):  # a backfill rewrites the day's report
+                    reports.write_daily_report(conn, day, tmp_path)
                 job.done += 1
         return body
 
     def cleanup(job: Job, conn) -> None:
-        for _ in range(6):  # the first drops the expiring day, the others find nothing to drop
+        for _ in range(10):  # the first drops the expiring day, the others find nothing to drop
             retention.cleanup(conn, EXPIRING + timedelta(days=2),
                               retention.Retention(raw_days=1, hourly_days=1, job_runs_days=1))
             job.done += 1
@@ -140,7 +141,7 @@ def test_daily_runs_a_cleanup_and_hourly_runs_at_once(wh, tmp_path):
         return body
 
     jobs = [Job(f"daily {d}", daily(d, 2)) for d in DAYS]
-    jobs += [Job(f"backfill {d}", daily(d, 2)) for d in DAYS[:2]]
+    jobs += [Job(f"backfill {d}", daily(d, 2, reports_per_run=15)) for d in DAYS]
     jobs += [Job("cleanup", cleanup), Job("hourly 1", hourly_loop(1)), Job("hourly 2", hourly_loop(2))]
     began = time.monotonic()
     for job in jobs:
