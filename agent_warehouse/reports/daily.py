@@ -9,8 +9,12 @@ the project's plugin under ``/reports``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
+import os
+import tempfile
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
@@ -310,15 +314,34 @@ def write_daily_report(conn: Any, day: date, reports_dir: str | Path | None = No
     folder = Path(reports_dir or settings.current().reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"daily-{day.isoformat()}.html"
-    tmp = page.with_suffix(".tmp")
-    tmp.write_text(render_html(report))
-    tmp.replace(page)  # readers never see half a page
+    write_atomically(page, render_html(report))
     _write_index(folder)
     return page
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` in one step: readers see the old file or the new one,
+    never half of one. The temporary file has a name of its own (several runs of one day,
+    a backfill beside the scheduled run, may write the same page at once) and is hidden
+    from the index's ``daily-*.html`` pattern."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the page is served by another process
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def _write_index(folder: Path) -> None:
-    days = [p.stem.removeprefix("daily-") for p in sorted(folder.glob("daily-*.html"), reverse=True)]
-    tmp = folder / "index.tmp"
-    tmp.write_text(_templates().get_template("index.html.j2").render(days=days))
-    tmp.replace(folder / "index.html")
+    """The index of every page, written under a lock on the folder: the last writer lists
+    the pages every earlier one had written, so no page drops out of it."""
+    with open(folder / ".index.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        days = [p.stem.removeprefix("daily-") for p in sorted(folder.glob("daily-*.html"), reverse=True)]
+        write_atomically(folder / "index.html", _templates().get_template("index.html.j2").render(days=days))

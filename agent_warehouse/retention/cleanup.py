@@ -11,6 +11,7 @@ ACCESS EXCLUSIVE locks for milliseconds, taken with a short, retried lock_timeou
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from agent_warehouse.rollups import hourly
 # Airflow Variable (JSON: {"raw_days": .., "hourly_days": .., "job_runs_days": ..}) that
 # overrides the settings for every cleanup run; a run's params override it in turn.
 VARIABLE = "agent_warehouse_retention"
+log = logging.getLogger(__name__)
 
 
 class RetentionRefused(RuntimeError):
@@ -119,10 +121,24 @@ def delete_expired_rollups(conn: Any, horizons: dict[str, date]) -> dict[str, in
                     strict=True))
 
 
+def within_policy(conn: Any, horizons: dict[str, date]) -> dict[str, date]:
+    """The horizons, none later than the owner's retention policy allows (``ops.retention_policy``,
+    migration 0023: the fewest days kept, counted back from today in UTC). The owner's functions
+    apply the same bound whatever they are asked; asking for no more saves repairing hours that
+    will not be dropped."""
+    ((raw_latest, hourly_latest),) = run_script(conn, "cleanup/policy_horizons.sql", {})
+    if horizons["raw_kept_from"] > raw_latest or horizons["hourly_kept_from"] > hourly_latest:
+        log.warning("retention asked for raw rows from %s and hourly rollups from %s; the policy keeps "
+                    "them from %s and %s at the latest (change ops.retention_policy as the owner)",
+                    horizons["raw_kept_from"], horizons["hourly_kept_from"], raw_latest, hourly_latest)
+    return {**horizons, "raw_kept_from": min(horizons["raw_kept_from"], raw_latest),
+            "hourly_kept_from": min(horizons["hourly_kept_from"], hourly_latest)}
+
+
 @summarised("cleanup")
 def cleanup(conn: Any, today: date, retention: Retention) -> dict[str, Any]:
     """The whole cleanup for day ``today``; returns the audit details."""
-    horizons = retention.horizons(today)
+    horizons = within_policy(conn, retention.horizons(today))
     repaired = make_current(conn, horizons["raw_kept_from"])
     dropped = drop_expired_raw(conn, horizons["raw_kept_from"])
     deleted = delete_expired_rollups(conn, horizons)

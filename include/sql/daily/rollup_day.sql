@@ -12,13 +12,11 @@ SELECT ops.keep_expired_period('day', %(start)s::timestamptz) AS past_retention;
 
 SET LOCAL work_mem = '128MB';
 
--- Consume the day's invalidations. They are logged by the hourly partials' triggers in the
--- transaction that changes the partials, so what committed before this statement is
--- visible to the reads below; later changes leave their entries for the next run.
-DELETE FROM ops.rollup_invalidations WHERE grain = 'day' AND period = %(day)s::date;
-
-INSERT INTO ops.periods_rolled_up (grain, period) VALUES ('day', %(day)s::date)
-ON CONFLICT (grain, period) DO NOTHING;
+-- Consume the day's invalidations (the owner's function, migration 0023). They are logged
+-- by the hourly partials' triggers in the transaction that changes the partials, so what
+-- committed before this statement is visible to the reads below; later changes leave their
+-- entries for the next run.
+SELECT ops.begin_rollup('day', %(start)s::timestamptz) AS invalidations_consumed;
 
 -- The day's runtime sketch: the bucket-wise sum of its hourly sketches, merged one
 -- workspace at a time by ops.sketch_merge (migration 0021): 0.7 s against 2.0 s for one
@@ -90,6 +88,10 @@ FROM w;
 
 SELECT ops.sync_period('analytics.workspace_activity_daily', 'day_workspace_activity', 'day', %(day)s::date,
     ARRAY['workspace_id'], ARRAY['active_users', 'runs', 'runs_per_user', 'total_credits', 'credits_per_user']);
+
+-- Record the day as rolled up (ops.periods_rolled_up) once its daily rows count every hourly
+-- one; otherwise it is logged for the next run.
+SELECT ops.finish_rollup('day', %(start)s::timestamptz) AS recorded;
 
 -- What the day now holds (the task's result; the audit row counts rows written, migration 0014).
 SELECT %(day)s::date::text AS day,

@@ -13,15 +13,11 @@ SELECT ops.keep_expired_period('hour', %(start)s::timestamptz) AS past_retention
 -- The aggregations below hash and sort in memory, even for a busy hour.
 SET LOCAL work_mem = '256MB';
 
--- Consume the hour's invalidations. Only entries committed before this statement are
--- removed, and everything they describe is visible to the statements below; changes that
--- commit later leave their entries for the next run.
-DELETE FROM ops.agent_runs_invalidations WHERE hour = %(start)s::timestamptz;
-
--- Record that the hour has been rolled up (migration 0002): a daily run rolls up the hours
--- of its day that are missing here, so it is exact even if hourly runs never happened.
-INSERT INTO ops.hours_rolled_up (hour) VALUES (%(start)s::timestamptz)
-ON CONFLICT (hour) DO UPDATE SET rolled_at = EXCLUDED.rolled_at;
+-- Consume the hour's invalidations (the owner's function, migration 0023). Only entries
+-- committed before this statement are removed, and everything they describe is visible to
+-- the statements below; changes that commit later leave their entries for the next run. The
+-- transaction cannot commit unless ops.finish_rollup closes the hour at the end.
+SELECT ops.begin_rollup('hour', %(start)s::timestamptz) AS invalidations_consumed;
 
 -- Two passes over the hour's raw rows, at the two grains every output derives from.
 -- Pass 1, per workspace, defect and runtime bucket: the sketch's bucket counts, the bounds
@@ -209,6 +205,11 @@ INSERT INTO hour_written
 SELECT 'rejected_runs_hourly', ops.sync_period(
     'ops.rejected_runs_hourly', 'hour_rejected', 'hour', %(start)s::timestamptz,
     ARRAY['workspace_id', 'reason'], ARRAY['row_count']);
+
+-- Record that the hour has been rolled up (ops.hours_rolled_up: a daily run rolls up the
+-- hours of its day missing there), once the owner's function has checked that the rows
+-- written count every raw row of the hour; otherwise the hour is logged for the next run.
+SELECT ops.finish_rollup('hour', %(start)s::timestamptz) AS recorded;
 
 -- The task's result: rows WRITTEN (inserted, updated or deleted) in execution_metrics_hourly
 -- and user_activity_hourly, so an unchanged rerun reports 0; the hour's bad raw rows; and every

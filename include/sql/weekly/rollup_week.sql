@@ -10,14 +10,11 @@ SELECT ops.keep_expired_period('week', %(week)s::date::timestamp AT TIME ZONE 'U
 
 SET LOCAL work_mem = '128MB';
 
--- Consume the week's invalidations. They are logged by the daily tables' triggers in the
--- transaction that changes the daily rows read below (migration 0012), so every change
--- behind a deleted entry is visible to the statements that follow; later changes leave
--- their entries for the next run.
-DELETE FROM ops.rollup_invalidations WHERE grain = 'week' AND period = %(week)s::date;
-
-INSERT INTO ops.periods_rolled_up (grain, period) VALUES ('week', %(week)s::date)
-ON CONFLICT (grain, period) DO NOTHING;
+-- Consume the week's invalidations (the owner's function, migration 0023). They are logged
+-- by the daily tables' triggers in the transaction that changes the daily rows read below
+-- (migration 0012), so every change behind a deleted entry is visible to the statements that
+-- follow; later changes leave their entries for the next run.
+SELECT ops.begin_rollup('week', %(week)s::date::timestamp AT TIME ZONE 'UTC') AS invalidations_consumed;
 
 -- The week's runtime sketch: the bucket-wise sum of its seven daily sketches
 -- (ops.sketch_merge, as for the day).
@@ -77,6 +74,9 @@ FROM w;
 
 SELECT ops.sync_period('analytics.workspace_activity_weekly', 'week_workspace_activity', 'week_start', %(week)s::date,
     ARRAY['workspace_id'], ARRAY['active_users', 'runs', 'runs_per_user', 'total_credits', 'credits_per_user']);
+
+-- Record the week as rolled up once its rows count every daily one (else logged again).
+SELECT ops.finish_rollup('week', %(week)s::date::timestamp AT TIME ZONE 'UTC') AS recorded;
 
 SELECT %(week)s::date::text AS week_start,
        (SELECT count(*) FROM analytics.execution_metrics_weekly WHERE week_start = %(week)s::date) AS metric_rows,

@@ -35,8 +35,10 @@ def test_job_role_does_its_job_without_ddl(wh):
         assert hourly.rollup_hour(job, OLD_HOUR)["metric_rows"] == 1  # reads raw, writes analytics
         job_id = audit.start_job(job, job_type="test", dag_id="t", run_id=str(uuid.uuid4()))
         audit.finish_job(job, job_id, status="success")
+        # A day near today (the job role's window, migration 0023).
+        soon = datetime.now(UTC).date() + timedelta(days=20)
         with job.cursor() as cur:
-            cur.execute("SELECT ops.ensure_agent_runs_partitions('2031-01-01', '2031-01-02')")
+            cur.execute("SELECT ops.ensure_agent_runs_partitions(%s, %s)", (soon, soon + timedelta(days=1)))
             assert cur.fetchone()[0] == 1
             cur.execute("SELECT ops.drop_expired_agent_runs('2026-01-01')")
             assert cur.fetchone()[0]["partitions"] == []
@@ -44,7 +46,7 @@ def test_job_role_does_its_job_without_ddl(wh):
         assert set(views.refresh(job)) == set(settings.DASHBOARD_VIEWS)
         for statement in (
             "DROP TABLE analytics.execution_metrics_hourly",
-            "DROP TABLE public.agent_runs_p20310101",
+            f"DROP TABLE public.agent_runs_p{soon:%Y%m%d}",
             "CREATE TABLE analytics.sneaky (x int)",
             "CREATE TABLE ops.sneaky (x int)",
             "CREATE TABLE public.sneaky (x int)",
@@ -100,12 +102,16 @@ def test_owner_owns_the_objects_and_privileged_functions_run_as_owner(wh):
         assert {r[0] for r in cur.fetchall()} == {"agent_warehouse_owner"}
         cur.execute("SELECT proname, prosecdef, proowner::regrole::text, proconfig FROM pg_proc "
                     "WHERE proname IN ('drop_expired_agent_runs', 'ensure_agent_runs_partitions', "
-                    "'refresh_dashboard_view')")
+                    "'create_agent_runs_partitions', 'create_agent_runs_partitions_near_today', "
+                    "'refresh_dashboard_view', 'begin_rollup', 'finish_rollup')")
         rows = cur.fetchall()
     wh.commit()
-    assert len(rows) == 3
+    assert len(rows) == 7
     for name, secdef, owner, config in rows:
-        assert secdef and owner == "agent_warehouse_owner", name
+        # ensure_agent_runs_partitions runs as its caller: it chooses by the caller's role
+        # between any days (the owner) and the window around today (migration 0023).
+        assert secdef == (name != "ensure_agent_runs_partitions"), name
+        assert owner == "agent_warehouse_owner", name
         assert "search_path=pg_catalog, pg_temp" in config, name
 
 

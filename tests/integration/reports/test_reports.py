@@ -183,3 +183,47 @@ def test_incidents_given_to_the_page_are_listed_on_top_with_their_run(report):
     block = page[page.index('id="incidents"'):page.index('id="executions"')]
     assert "55% failed against 8% usually" in block and 'href="/dags/hourly_rollup/runs/r1"' in block
     assert '<code title="eaa5aa85-1c69-55ba-9446-9fe495011776">eaa5aa85</code>' in block
+
+
+def test_concurrent_writes_of_the_same_pages_all_succeed(wh, tmp_path):
+    """Up to four daily runs and backfills write pages at once, some of the same day (issue 17,
+    section 5): every write succeeds, every page is whole and the index lists every day. Before,
+    the temporary names were shared (daily-D.tmp, index.tmp): one writer's rename took the
+    other's file away, and 261 of 800 writes failed with FileNotFoundError."""
+    import threading
+
+    from agent_warehouse.db import connect
+    from agent_warehouse.reports import daily as reports
+
+    days = [DAY + timedelta(days=i) for i in range(4)]
+    writers, per_writer = 8, 50
+    failures: list[str] = []
+    start = threading.Barrier(writers)
+
+    def write(seed: int) -> None:
+        conn = connect()
+        rng = random.Random(seed)
+        try:
+            start.wait()
+            for _ in range(per_writer):
+                try:
+                    reports.write_daily_report(conn, rng.choice(days), tmp_path)
+                except Exception as exc:  # the subject of the test: counted, not raised
+                    failures.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"\nreport writes: {writers * per_writer}, failed: {len(failures)}")
+    assert failures == [], failures[:3]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == \
+        sorted(["index.html", *(f"daily-{d.isoformat()}.html" for d in days)])
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))  # none left behind
+    index = (tmp_path / "index.html").read_text()
+    for d in days:
+        assert d.isoformat() in index
+        assert (tmp_path / f"daily-{d.isoformat()}.html").read_text().rstrip().endswith("</html>")
