@@ -37,12 +37,35 @@ CREATE FUNCTION ops.agent_run_defect(status text, runtime_seconds double precisi
     SELECT CASE
         WHEN status IS NULL OR status NOT IN ('queued', 'running', 'completed', 'failed', 'cancelled')
             THEN 'unknown_status'
-        -- -Infinity is < 0; NaN compares equal to itself in PostgreSQL.
-        WHEN runtime_seconds < 0 OR runtime_seconds = 'NaN'::float8 OR runtime_seconds = 'Infinity'::float8
+        WHEN NOT (runtime_seconds IS NULL OR runtime_seconds = 0
+                  OR (runtime_seconds >= 1e-6::float8 AND runtime_seconds <= 1e9::float8))
             THEN 'invalid_runtime'
-        WHEN credits < 0 OR credits = 'NaN'::numeric OR credits = 'Infinity'::numeric
+        WHEN NOT (credits IS NULL OR credits = 0 OR (credits >= 1e-9 AND credits <= 1e15))
             THEN 'invalid_credits'
     END
+$$;
+
+--
+-- Name: agent_run_defect(timestamp with time zone, text, double precision, numeric); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.agent_run_defect(started_at timestamp with time zone, status text, runtime_seconds double precision, credits numeric) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN ops.agent_run_hour(started_at) IS NULL THEN 'invalid_started_at'
+                ELSE ops.agent_run_defect(status, runtime_seconds, credits) END
+$$;
+
+--
+-- Name: agent_run_hour(timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.agent_run_hour(started_at timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN started_at >= ops.agent_runs_supported_from()
+                 AND started_at < ops.agent_runs_supported_until()
+                THEN date_trunc('hour', started_at, 'UTC') END
 $$;
 
 --
@@ -53,8 +76,29 @@ CREATE FUNCTION ops.agent_run_usable(status text, runtime_seconds double precisi
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
     SELECT status IN ('queued', 'running', 'completed', 'failed', 'cancelled')
-       AND (runtime_seconds IS NULL OR (runtime_seconds >= 0 AND runtime_seconds < 'Infinity'::float8))
-       AND (credits IS NULL OR (credits >= 0 AND credits < 'Infinity'::numeric))
+       AND (runtime_seconds IS NULL OR runtime_seconds = 0
+            OR (runtime_seconds >= 1e-6::float8 AND runtime_seconds <= 1e9::float8))
+       AND (credits IS NULL OR credits = 0 OR (credits >= 1e-9 AND credits <= 1e15))
+$$;
+
+--
+-- Name: agent_runs_supported_from(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.agent_runs_supported_from() RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT timestamptz '2000-01-01 00:00:00+00'
+$$;
+
+--
+-- Name: agent_runs_supported_until(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.agent_runs_supported_until() RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT timestamptz '2100-01-01 00:00:00+00'
 $$;
 
 --
@@ -71,6 +115,30 @@ BEGIN
     ELSE
         EXECUTE 'ANALYZE public.agent_runs';
     END IF;
+END $$;
+
+--
+-- Name: begin_rollup(text, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.begin_rollup(p_grain text, p_start timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM ops.lock_rollup_period(p_grain, p_start);
+    IF p_grain = 'hour' THEN
+        DELETE FROM ops.agent_runs_invalidations WHERE hour = p_start;
+    ELSE
+        DELETE FROM ops.rollup_invalidations
+        WHERE grain = p_grain AND period = (p_start AT TIME ZONE 'UTC')::date;
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM ops.rollups_open WHERE xid = pg_current_xact_id() AND grain = p_grain AND period = p_start;
+    INSERT INTO ops.rollups_open (grain, period) VALUES (p_grain, p_start);
+    RETURN n;
 END $$;
 
 --
@@ -91,129 +159,10 @@ BEGIN
 END $$;
 
 --
--- Name: delete_expired_default_rows(integer); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: create_agent_runs_partitions(date, date); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.delete_expired_default_rows(p_limit integer) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    kept_from timestamptz := (SELECT raw_kept_from FROM ops.retention_state);
-    n         bigint;
-BEGIN
-    IF kept_from IS NULL THEN
-        RETURN 0;
-    END IF;
-    DELETE FROM public.agent_runs_default
-    WHERE ctid = ANY (ARRAY(SELECT ctid FROM public.agent_runs_default
-                            WHERE started_at < kept_from LIMIT greatest(p_limit, 1)))
-      AND started_at < kept_from;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END $$;
-
---
--- Name: delete_expired_hourly(timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
---
-
-CREATE FUNCTION ops.delete_expired_hourly(p_before timestamp with time zone) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    st      record;
-    cutoff  timestamptz;
-    n_rows  bigint := 0;
-    n_rej   bigint := 0;
-    n       bigint;
-BEGIN
-    -- The row lock orders this against the guards of running rollups (FOR SHARE).
-    SELECT raw_kept_from, hourly_kept_from INTO st FROM ops.retention_state FOR UPDATE;
-    IF NOT FOUND THEN  -- no raw day was ever dropped: every hourly row is still needed
-        RETURN jsonb_build_object('hourly_rows', 0, 'rejected_rows', 0, 'hourly_kept_from', NULL);
-    END IF;
-    cutoff := least(p_before, st.raw_kept_from,
-                    (SELECT min(period)::timestamp AT TIME ZONE 'UTC' FROM ops.rollup_invalidations));
-    IF cutoff > coalesce(st.hourly_kept_from, '-infinity') THEN
-        DELETE FROM analytics.execution_metrics_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
-        DELETE FROM analytics.runtime_sketch_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
-        DELETE FROM analytics.user_activity_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
-        DELETE FROM analytics.workspace_activity_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
-        DELETE FROM ops.rejected_runs_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n_rej = ROW_COUNT;
-        UPDATE ops.retention_state SET hourly_kept_from = cutoff, updated_at = now();
-    END IF;
-    RETURN jsonb_build_object('hourly_rows', n_rows, 'rejected_rows', n_rej,
-                              'hourly_kept_from', (SELECT hourly_kept_from FROM ops.retention_state));
-END $$;
-
---
--- Name: drop_expired_agent_runs(date); Type: FUNCTION; Schema: ops; Owner: -
---
-
-CREATE FUNCTION ops.drop_expired_agent_runs(p_keep_from date) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-    keep_from    timestamptz := p_keep_from::timestamp AT TIME ZONE 'UTC';
-    checked_from timestamptz;
-    dropped      text[];
-    stale        timestamptz[];
-BEGIN
-    -- One cleanup or partition creation at a time.
-    PERFORM pg_advisory_xact_lock(ops.lock_key('agent_runs_ddl'), 0);
-    -- Days before the last cleanup's horizon have no raw rows left to compare with.
-    checked_from := coalesce((SELECT raw_kept_from FROM ops.retention_state), '-infinity');
-    SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}') INTO dropped
-    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-    WHERE i.inhparent = 'public.agent_runs'::regclass
-      AND c.relname ~ '^agent_runs_p[0-9]{8}$'
-      AND to_date(substr(c.relname, 13), 'YYYYMMDD') < p_keep_from;
-
-    SELECT array_agg(h) INTO stale FROM ops.hours_not_current(checked_from, keep_from) AS h;
-    IF stale IS NOT NULL THEN
-        RAISE EXCEPTION 'refusing to drop raw data before %: % hour(s) not rolled up, first %',
-            p_keep_from, cardinality(stale), stale[1]
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
-
-    PERFORM ops.lock_for_ddl(ARRAY['public.agent_runs']::regclass[]
-                             || (SELECT coalesce(array_agg(format('public.%I', x)::regclass), '{}')
-                                 FROM unnest(dropped) AS x)
-                             || ARRAY['public.agent_runs_default']::regclass[]);
-    -- Writers are out now; anything they committed before is logged here.
-    SELECT array_agg(DISTINCT hour ORDER BY hour) INTO stale
-    FROM ops.agent_runs_invalidations WHERE hour >= checked_from AND hour < keep_from;
-    IF stale IS NOT NULL THEN
-        RAISE EXCEPTION 'refusing to drop raw data before %: % hour(s) not rolled up (changed during the check), first %',
-            p_keep_from, cardinality(stale), stale[1]
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
-
-    FOR i IN 1 .. cardinality(dropped) LOOP
-        EXECUTE format('DROP TABLE public.%I', dropped[i]);
-    END LOOP;
-    -- Invalidations of hours that no longer have raw rows are moot.
-    DELETE FROM ops.agent_runs_invalidations WHERE hour < keep_from;
-    INSERT INTO ops.retention_state (id, raw_kept_from) VALUES (true, keep_from)
-    ON CONFLICT (id) DO UPDATE SET raw_kept_from = greatest(ops.retention_state.raw_kept_from,
-                                                            EXCLUDED.raw_kept_from),
-                                   updated_at = now();
-    RETURN jsonb_build_object('partitions', to_jsonb(dropped),
-                              'raw_kept_from', (SELECT raw_kept_from FROM ops.retention_state));
-END $_$;
-
---
--- Name: ensure_agent_runs_partitions(date, date); Type: FUNCTION; Schema: ops; Owner: -
---
-
-CREATE FUNCTION ops.ensure_agent_runs_partitions(p_from date, p_to date) RETURNS integer
+CREATE FUNCTION ops.create_agent_runs_partitions(p_from date, p_to date) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -235,10 +184,9 @@ BEGIN
         RETURN 0;
     END IF;
     PERFORM pg_advisory_xact_lock(ops.lock_key('agent_runs_ddl'), 0);
-    -- Standalone tables first: nothing the application writes is locked yet.
     FOREACH d IN ARRAY missing LOOP
         part := 'agent_runs_p' || to_char(d, 'YYYYMMDD');
-        CONTINUE WHEN to_regclass(format('public.%I', part)) IS NOT NULL;  -- made meanwhile
+        CONTINUE WHEN to_regclass(format('public.%I', part)) IS NOT NULL;
         lo := d::timestamp AT TIME ZONE 'UTC';
         hi := (d + 1)::timestamp AT TIME ZONE 'UTC';
         SELECT count(*) INTO n FROM public.agent_runs_default WHERE started_at >= lo AND started_at < hi;
@@ -268,7 +216,6 @@ BEGIN
              INSERT INTO public.%I SELECT * FROM moved', lo, hi, part);
         EXECUTE format('ALTER TABLE public.agent_runs ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
                        part, lo, hi);
-        -- The partition constraint says the same now.
         EXECUTE format('ALTER TABLE public.%I DROP CONSTRAINT %I', part, part || '_bound');
         created := created + 1;
     END LOOP;
@@ -276,18 +223,231 @@ BEGIN
 END $$;
 
 --
--- Name: hours_locked_for_rollup(); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: create_agent_runs_partitions_near_today(date, date); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.hours_locked_for_rollup() RETURNS SETOF timestamp with time zone
+CREATE FUNCTION ops.create_agent_runs_partitions_near_today(p_from date, p_to date) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    pol  record := ops.current_retention_policy();
+    lo   date := ops.utc_today() - pol.partition_days_back;
+    hi   date := ops.utc_today() + pol.partition_days_ahead + 1;
+    f    date := greatest(p_from, lo);
+    t    date := least(p_to, hi);
+BEGIN
+    IF p_from IS NULL OR p_to IS NULL THEN
+        RAISE EXCEPTION 'partition days must be given' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF f > p_from OR t < p_to THEN
+        RAISE NOTICE 'agent_runs partitions are created from % to % (ops.retention_policy); asked for % to %',
+            lo, hi, p_from, p_to;
+    END IF;
+    IF f >= t THEN
+        RETURN 0;
+    END IF;
+    RETURN ops.create_agent_runs_partitions(f, t);
+END $$;
+
+--
+-- Name: current_retention_policy(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.current_retention_policy(OUT min_raw_days integer, OUT min_hourly_days integer, OUT partition_days_back integer, OUT partition_days_ahead integer) RETURNS record
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT to_timestamp(objid::bigint * 3600)
-    FROM pg_locks
-    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 2
-      AND classid = ops.lock_key('rollup_hour')::bigint::oid
+    SELECT coalesce(max(p.min_raw_days), 90), coalesce(max(p.min_hourly_days), 90),
+           coalesce(max(p.partition_days_back), 90), coalesce(max(p.partition_days_ahead), 31)
+    FROM ops.retention_policy p
 $$;
+
+--
+-- Name: delete_expired_default_rows(integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.delete_expired_default_rows(p_limit integer) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    kept_from timestamptz := (SELECT raw_kept_from FROM ops.retention_state);
+    n         bigint;
+BEGIN
+    IF kept_from IS NULL THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM public.agent_runs_default
+    WHERE ctid = ANY (ARRAY(SELECT ctid FROM public.agent_runs_default
+                            WHERE started_at < kept_from
+                            LIMIT least(greatest(coalesce(p_limit, 1), 1), 100000)))
+      AND started_at < kept_from;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
+--
+-- Name: delete_expired_hourly(timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.delete_expired_hourly(p_before timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    latest  timestamptz := (ops.utc_today() - (ops.current_retention_policy()).min_hourly_days)::timestamp
+                           AT TIME ZONE 'UTC';
+    st      record;
+    cutoff  timestamptz;
+    n_rows  bigint := 0;
+    n_rej   bigint := 0;
+    n       bigint;
+BEGIN
+    PERFORM set_config('agent_warehouse.keep_period', 'off', true);
+    SELECT raw_kept_from, hourly_kept_from INTO st FROM ops.retention_state FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('hourly_rows', 0, 'rejected_rows', 0, 'hourly_kept_from', NULL);
+    END IF;
+    cutoff := least(p_before, latest, st.raw_kept_from,
+                    (SELECT min(period)::timestamp AT TIME ZONE 'UTC' FROM ops.rollup_invalidations));
+    IF cutoff > coalesce(st.hourly_kept_from, '-infinity') THEN
+        DELETE FROM analytics.execution_metrics_hourly WHERE hour < cutoff;
+        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
+        DELETE FROM analytics.runtime_sketch_hourly WHERE hour < cutoff;
+        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
+        DELETE FROM analytics.user_activity_hourly WHERE hour < cutoff;
+        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
+        DELETE FROM analytics.workspace_activity_hourly WHERE hour < cutoff;
+        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
+        DELETE FROM ops.rejected_runs_hourly WHERE hour < cutoff;
+        GET DIAGNOSTICS n_rej = ROW_COUNT;
+        UPDATE ops.retention_state SET hourly_kept_from = cutoff, updated_at = now();
+    END IF;
+    RETURN jsonb_build_object('hourly_rows', n_rows, 'rejected_rows', n_rej,
+                              'hourly_kept_from', (SELECT hourly_kept_from FROM ops.retention_state));
+END $$;
+
+--
+-- Name: drop_expired_agent_runs(date); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.drop_expired_agent_runs(p_keep_from date) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    latest       date := ops.utc_today() - (ops.current_retention_policy()).min_raw_days;
+    keep_day     date := least(p_keep_from, latest);
+    keep_from    timestamptz := keep_day::timestamp AT TIME ZONE 'UTC';
+    checked_from timestamptz;
+    dropped      text[];
+    stale        timestamptz[];
+BEGIN
+    IF p_keep_from IS NULL THEN
+        RAISE EXCEPTION 'the day raw rows are kept from must be given' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF keep_day < p_keep_from THEN
+        RAISE WARNING 'raw rows are kept from % at the latest (ops.retention_policy.min_raw_days); asked for %',
+            latest, p_keep_from;
+    END IF;
+    PERFORM pg_advisory_xact_lock(ops.lock_key('agent_runs_ddl'), 0);
+    checked_from := coalesce((SELECT raw_kept_from FROM ops.retention_state), '-infinity');
+    SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}') INTO dropped
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'public.agent_runs'::regclass
+      AND c.relname ~ '^agent_runs_p[0-9]{8}$'
+      AND to_date(substr(c.relname, 13), 'YYYYMMDD') < keep_day;
+
+    SELECT array_agg(h) INTO stale FROM ops.hours_not_current(checked_from, keep_from) AS h;
+    IF stale IS NOT NULL THEN
+        RAISE EXCEPTION 'refusing to drop raw data before %: % hour(s) not rolled up, first %',
+            keep_day, cardinality(stale), stale[1]
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+
+    PERFORM ops.lock_tables_briefly(
+        ARRAY['ops.retention_state', 'public.agent_runs']::regclass[]
+        || (SELECT coalesce(array_agg(format('public.%I', x)::regclass), '{}') FROM unnest(dropped) AS x)
+        || ARRAY['public.agent_runs_default']::regclass[],
+        ARRAY['EXCLUSIVE', 'ACCESS EXCLUSIVE']
+        || array_fill('ACCESS EXCLUSIVE'::text, ARRAY[cardinality(dropped) + 1]));
+    SELECT array_agg(DISTINCT hour ORDER BY hour) INTO stale
+    FROM ops.agent_runs_invalidations WHERE hour >= checked_from AND hour < keep_from;
+    IF stale IS NOT NULL THEN
+        RAISE EXCEPTION 'refusing to drop raw data before %: % hour(s) not rolled up (changed during the check), first %',
+            keep_day, cardinality(stale), stale[1]
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+
+    FOR i IN 1 .. cardinality(dropped) LOOP
+        EXECUTE format('DROP TABLE public.%I', dropped[i]);
+    END LOOP;
+    DELETE FROM ops.agent_runs_invalidations WHERE hour < keep_from;
+    INSERT INTO ops.retention_state (id, raw_kept_from) VALUES (true, keep_from)
+    ON CONFLICT (id) DO UPDATE SET raw_kept_from = greatest(ops.retention_state.raw_kept_from,
+                                                            EXCLUDED.raw_kept_from),
+                                   updated_at = now();
+    RETURN jsonb_build_object('partitions', to_jsonb(dropped),
+                              'raw_kept_from', (SELECT raw_kept_from FROM ops.retention_state));
+END $_$;
+
+--
+-- Name: ensure_agent_runs_partitions(date, date); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ensure_agent_runs_partitions(p_from date, p_to date) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF pg_has_role(current_user, 'agent_warehouse_owner', 'USAGE') THEN
+        RETURN ops.create_agent_runs_partitions(p_from, p_to);
+    END IF;
+    RETURN ops.create_agent_runs_partitions_near_today(p_from, p_to);
+END $$;
+
+--
+-- Name: finish_rollup(text, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.finish_rollup(p_grain text, p_start timestamp with time zone) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    day date := (p_start AT TIME ZONE 'UTC')::date;
+    off integer;
+BEGIN
+    PERFORM ops.lock_rollup_period(p_grain, p_start);
+    DELETE FROM ops.rollups_open WHERE xid = pg_current_xact_id() AND grain = p_grain AND period = p_start;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no % rollup of % was begun in this transaction (ops.begin_rollup)', p_grain, p_start
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF ops.period_past_retention(p_grain, p_start) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    SELECT count(*) INTO off FROM ops.rollup_count_mismatches(p_grain, p_start);
+    IF off > 0 THEN
+        IF p_grain = 'hour' THEN
+            INSERT INTO ops.agent_runs_invalidations (hour) VALUES (p_start);
+        ELSE
+            INSERT INTO ops.rollup_invalidations (grain, period) VALUES (p_grain, day);
+        END IF;
+        RAISE NOTICE '% % not recorded as rolled up: % workspace(s) whose rows it does not count; logged for the next run',
+            p_grain, p_start, off;
+        RETURN false;
+    END IF;
+    IF p_grain = 'hour' THEN
+        INSERT INTO ops.hours_rolled_up (hour) VALUES (p_start)
+        ON CONFLICT (hour) DO UPDATE SET rolled_at = EXCLUDED.rolled_at;
+    ELSE
+        INSERT INTO ops.periods_rolled_up (grain, period) VALUES (p_grain, day)
+        ON CONFLICT (grain, period) DO UPDATE SET rolled_at = EXCLUDED.rolled_at;
+    END IF;
+    RETURN true;
+END $$;
 
 --
 -- Name: hours_not_current(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
@@ -398,6 +558,70 @@ BEGIN
 END $$;
 
 --
+-- Name: lock_rollup_period(text, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.lock_rollup_period(p_grain text, p_start timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    d date := (p_start AT TIME ZONE 'UTC')::date;
+BEGIN
+    IF p_start IS NULL OR NOT isfinite(p_start) OR p_grain IS NULL
+       OR p_grain NOT IN ('hour', 'day', 'week')
+       OR p_start <> date_trunc(p_grain, p_start, 'UTC') THEN
+        RAISE EXCEPTION 'no % period starts at %', p_grain, p_start USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    CASE p_grain
+        WHEN 'hour' THEN
+            PERFORM pg_advisory_xact_lock(ops.lock_key('rollup_hour'), (extract(EPOCH FROM p_start) / 3600)::integer);
+        WHEN 'day' THEN
+            PERFORM pg_advisory_xact_lock(ops.lock_key('rollup_day'), d - date '2000-01-01');
+        ELSE
+            PERFORM pg_advisory_xact_lock(ops.lock_key('rollup_week'), (d - date '2000-01-03') / 7);
+    END CASE;
+END $$;
+
+--
+-- Name: lock_tables_briefly(regclass[], text[]); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.lock_tables_briefly(p_tables regclass[], p_modes text[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    timeout_ms integer := coalesce(nullif(current_setting('agent_warehouse.ddl_lock_timeout_ms', true), '')::integer, 100);
+    attempts   integer := coalesce(nullif(current_setting('agent_warehouse.ddl_lock_attempts', true), '')::integer, 20);
+    outer_timeout text := current_setting('lock_timeout');
+    pause      double precision := 0.05;
+BEGIN
+    IF cardinality(p_tables) IS DISTINCT FROM cardinality(p_modes)
+       OR EXISTS (SELECT 1 FROM unnest(p_modes) m WHERE m NOT IN ('EXCLUSIVE', 'ACCESS EXCLUSIVE')) THEN
+        RAISE EXCEPTION 'one mode (EXCLUSIVE or ACCESS EXCLUSIVE) per table' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR attempt IN 1 .. greatest(attempts, 1) LOOP
+        BEGIN
+            PERFORM set_config('lock_timeout', timeout_ms || 'ms', true);
+            FOR i IN 1 .. cardinality(p_tables) LOOP
+                EXECUTE format('LOCK TABLE ONLY %s IN %s MODE', p_tables[i], p_modes[i]);
+            END LOOP;
+            PERFORM set_config('lock_timeout', outer_timeout, true);
+            RETURN attempt;
+        EXCEPTION WHEN lock_not_available THEN
+            IF attempt >= attempts THEN
+                RAISE EXCEPTION 'could not lock % within % attempts of % ms: the application or another job '
+                                'kept it busy; nothing was changed, the task may be retried', p_tables, attempts, timeout_ms
+                    USING ERRCODE = 'lock_not_available';
+            END IF;
+            PERFORM pg_sleep(pause * (0.5 + random()));
+            pause := least(pause * 2, 5);
+        END;
+    END LOOP;
+END $$;
+
+--
 -- Name: log_agent_runs_deleted(); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -407,7 +631,8 @@ CREATE FUNCTION ops.log_agent_runs_deleted() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO ops.agent_runs_invalidations (hour)
-    SELECT DISTINCT date_trunc('hour', started_at, 'UTC') FROM old_rows;
+    SELECT DISTINCT ops.agent_run_hour(started_at) FROM old_rows
+    WHERE ops.agent_run_hour(started_at) IS NOT NULL;
     RETURN NULL;
 END $$;
 
@@ -421,7 +646,8 @@ CREATE FUNCTION ops.log_agent_runs_inserted() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO ops.agent_runs_invalidations (hour)
-    SELECT DISTINCT date_trunc('hour', started_at, 'UTC') FROM new_rows;
+    SELECT DISTINCT ops.agent_run_hour(started_at) FROM new_rows
+    WHERE ops.agent_run_hour(started_at) IS NOT NULL;
     RETURN NULL;
 END $$;
 
@@ -449,9 +675,10 @@ CREATE FUNCTION ops.log_agent_runs_updated() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO ops.agent_runs_invalidations (hour)
-    SELECT date_trunc('hour', started_at, 'UTC') FROM old_rows
-    UNION
-    SELECT date_trunc('hour', started_at, 'UTC') FROM new_rows;
+    SELECT h FROM (SELECT ops.agent_run_hour(started_at) AS h FROM old_rows
+                   UNION
+                   SELECT ops.agent_run_hour(started_at) FROM new_rows) c
+    WHERE h IS NOT NULL;
     RETURN NULL;
 END $$;
 
@@ -482,9 +709,42 @@ BEGIN
     INSERT INTO ops.rollup_invalidations (grain, period)
     SELECT DISTINCT 'day', (h.hour AT TIME ZONE 'UTC')::date
     FROM (SELECT DISTINCT hour FROM changed_rows) h
-    WHERE h.hour >= coalesce((SELECT raw_kept_from FROM ops.retention_state), '-infinity');
+    WHERE h.hour >= coalesce((SELECT raw_kept_from FROM ops.retention_state), '-infinity')
+      AND ops.agent_run_hour(h.hour) IS NOT NULL;
     RETURN NULL;
 END $$;
+
+--
+-- Name: log_rollup_table_written(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.log_rollup_table_written() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    grain text := TG_ARGV[0];
+    col   text := TG_ARGV[1];
+    q     text;
+BEGIN
+    -- Dates are read as their UTC midnight.
+    q := format('SELECT DISTINCT (%1$I)::timestamp AT TIME ZONE ''UTC'' FROM changed_rows', col);
+    IF col = 'hour' THEN
+        q := format('SELECT DISTINCT %1$I FROM changed_rows', col);
+    END IF;
+    IF grain = 'hour' THEN
+        EXECUTE format('INSERT INTO ops.agent_runs_invalidations (hour)
+                        SELECT p FROM (%s) AS x(p)
+                        WHERE ops.period_past_retention(''hour'', p) IS NULL
+                          AND NOT ops.rollup_is_open(''hour'', p)', q);
+    ELSE
+        EXECUTE format('INSERT INTO ops.rollup_invalidations (grain, period)
+                        SELECT %1$L, (p AT TIME ZONE ''UTC'')::date FROM (%2$s) AS x(p)
+                        WHERE ops.period_past_retention(%1$L, p) IS NULL
+                          AND NOT ops.rollup_is_open(%1$L, p)', grain, q);
+    END IF;
+    RETURN NULL;
+END $_$;
 
 --
 -- Name: period_past_retention(text, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
@@ -531,6 +791,80 @@ BEGIN
     EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY analytics.%I', p_name);
     RETURN extract(epoch FROM clock_timestamp() - began);
 END $$;
+
+--
+-- Name: refuse_unfinished_rollup(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.refuse_unfinished_rollup() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM ops.rollups_open o
+               WHERE o.xid = NEW.xid AND o.grain = NEW.grain AND o.period = NEW.period) THEN
+        RAISE EXCEPTION 'the % rollup of % consumed its invalidations but was not finished '
+                        '(ops.finish_rollup); nothing was committed', NEW.grain, NEW.period
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN NULL;
+END $$;
+
+--
+-- Name: rollup_count_mismatches(text, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.rollup_count_mismatches(p_grain text, p_start timestamp with time zone) RETURNS TABLE(workspace_id uuid, inputs bigint, counted bigint)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH inputs AS (
+        SELECT a.workspace_id, count(*)::bigint AS n
+        FROM public.agent_runs a
+        WHERE p_grain = 'hour' AND a.started_at >= p_start AND a.started_at < p_start + interval '1 hour'
+        GROUP BY 1
+        UNION ALL
+        SELECT h.workspace_id, sum(h.total_executions)::bigint
+        FROM analytics.execution_metrics_hourly h
+        WHERE p_grain = 'day' AND h.hour >= p_start AND h.hour < p_start + interval '24 hours'
+        GROUP BY 1
+        UNION ALL
+        SELECT d.workspace_id, sum(d.total_executions)::bigint
+        FROM analytics.execution_metrics_daily d
+        WHERE p_grain = 'week' AND d.day >= (p_start AT TIME ZONE 'UTC')::date
+          AND d.day < (p_start AT TIME ZONE 'UTC')::date + 7
+        GROUP BY 1
+    ), counted AS (
+        SELECT x.workspace_id, sum(x.n)::bigint AS n
+        FROM (SELECT h.workspace_id, h.total_executions AS n FROM analytics.execution_metrics_hourly h
+              WHERE p_grain = 'hour' AND h.hour = p_start
+              UNION ALL
+              SELECT r.workspace_id, r.row_count FROM ops.rejected_runs_hourly r
+              WHERE p_grain = 'hour' AND r.hour = p_start
+              UNION ALL
+              SELECT d.workspace_id, d.total_executions FROM analytics.execution_metrics_daily d
+              WHERE p_grain = 'day' AND d.day = (p_start AT TIME ZONE 'UTC')::date
+              UNION ALL
+              SELECT w.workspace_id, w.total_executions FROM analytics.execution_metrics_weekly w
+              WHERE p_grain = 'week' AND w.week_start = (p_start AT TIME ZONE 'UTC')::date) x
+        GROUP BY 1
+    )
+    SELECT coalesce(i.workspace_id, c.workspace_id), i.n, c.n
+    FROM inputs i FULL JOIN counted c ON c.workspace_id = i.workspace_id
+    WHERE i.n IS DISTINCT FROM c.n
+$$;
+
+--
+-- Name: rollup_is_open(text, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.rollup_is_open(p_grain text, p_period timestamp with time zone) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT EXISTS (SELECT 1 FROM ops.rollups_open o
+                   WHERE o.xid = pg_current_xact_id() AND o.grain = p_grain AND o.period = p_period)
+$$;
 
 --
 -- Name: rows_written(); Type: FUNCTION; Schema: ops; Owner: -
@@ -689,6 +1023,17 @@ CREATE FUNCTION ops.unknown_lock_key(p_name text) RETURNS integer
 BEGIN
     RAISE EXCEPTION 'no advisory lock named % in ops.lock_key', p_name;
 END $$;
+
+--
+-- Name: utc_today(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.utc_today() RETURNS date
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT (now() AT TIME ZONE 'UTC')::date
+$$;
 
 --
 -- Name: array_concat_agg(anycompatiblearray); Type: AGGREGATE; Schema: ops; Owner: -
@@ -867,6 +1212,25 @@ CREATE TABLE analytics.workspace_activity_weekly (
     total_credits numeric NOT NULL,
     credits_per_user numeric NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: workspace_anomalies_hourly; Type: TABLE; Schema: analytics; Owner: -
+--
+
+CREATE TABLE analytics.workspace_anomalies_hourly (
+    workspace_id uuid NOT NULL,
+    hour timestamp with time zone NOT NULL,
+    metric text NOT NULL,
+    value double precision NOT NULL,
+    baseline double precision NOT NULL,
+    score double precision NOT NULL,
+    runs bigint NOT NULL,
+    baseline_runs bigint NOT NULL,
+    baseline_days integer NOT NULL,
+    detected_at timestamp with time zone DEFAULT now() NOT NULL,
+    notified_at timestamp with time zone,
+    CONSTRAINT workspace_anomalies_hourly_metric_check CHECK ((metric = ANY (ARRAY['failure_rate'::text, 'p95_runtime'::text])))
 );
 
 --
@@ -1136,6 +1500,44 @@ ALTER TABLE ops.job_runs ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
 );
 
 --
+-- Name: reconciliation_incidents; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.reconciliation_incidents (
+    id bigint NOT NULL,
+    found_at timestamp with time zone DEFAULT now() NOT NULL,
+    grain text NOT NULL,
+    period timestamp with time zone NOT NULL,
+    table_name text NOT NULL,
+    what_differed text NOT NULL,
+    details jsonb DEFAULT '[]'::jsonb NOT NULL,
+    mismatches integer NOT NULL,
+    dag_id text,
+    run_id text,
+    outcome text DEFAULT 'found'::text NOT NULL,
+    checked_again_at timestamp with time zone,
+    CONSTRAINT reconciliation_incidents_grain_check CHECK ((grain = ANY (ARRAY['hour'::text, 'day'::text, 'week'::text]))),
+    CONSTRAINT reconciliation_incidents_outcome_check CHECK ((outcome = ANY (ARRAY['found'::text, 'repaired'::text, 'still_wrong'::text])))
+);
+
+--
+-- Name: reconciliation_incidents_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+CREATE SEQUENCE ops.reconciliation_incidents_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: reconciliation_incidents_id_seq; Type: SEQUENCE OWNED BY; Schema: ops; Owner: -
+--
+
+ALTER SEQUENCE ops.reconciliation_incidents_id_seq OWNED BY ops.reconciliation_incidents.id;
+
+--
 -- Name: rejected_runs_hourly; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -1144,29 +1546,6 @@ CREATE TABLE ops.rejected_runs_hourly (
     workspace_id uuid NOT NULL,
     reason text NOT NULL,
     row_count bigint NOT NULL
-);
-
---
--- Name: retention_state; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.retention_state (
-    id boolean DEFAULT true NOT NULL,
-    raw_kept_from timestamp with time zone NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    hourly_kept_from timestamp with time zone,
-    CONSTRAINT retention_state_id_check CHECK (id)
-);
-
---
--- Name: schema_migrations; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.schema_migrations (
-    version integer NOT NULL,
-    name text NOT NULL,
-    checksum text NOT NULL,
-    applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 --
@@ -1183,6 +1562,187 @@ CREATE TABLE public.agent_runs (
     credits_consumed numeric
 )
 PARTITION BY RANGE (started_at);
+
+--
+-- Name: rejected_runs_out_of_range; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.rejected_runs_out_of_range AS
+ SELECT workspace_id,
+    'invalid_started_at'::text AS reason,
+    count(*) AS row_count,
+    (min(started_at))::text AS earliest_started_at,
+    (max(started_at))::text AS latest_started_at
+   FROM public.agent_runs
+  WHERE ((started_at < ops.agent_runs_supported_from()) OR (started_at >= ops.agent_runs_supported_until()))
+  GROUP BY workspace_id;
+
+--
+-- Name: rejected_runs; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.rejected_runs AS
+ SELECT rejected_runs_hourly.hour,
+    rejected_runs_hourly.workspace_id,
+    rejected_runs_hourly.reason,
+    rejected_runs_hourly.row_count
+   FROM ops.rejected_runs_hourly
+UNION ALL
+ SELECT NULL::timestamp with time zone AS hour,
+    rejected_runs_out_of_range.workspace_id,
+    rejected_runs_out_of_range.reason,
+    rejected_runs_out_of_range.row_count
+   FROM ops.rejected_runs_out_of_range;
+
+--
+-- Name: retention_policy; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.retention_policy (
+    id boolean DEFAULT true NOT NULL,
+    min_raw_days integer DEFAULT 90 NOT NULL,
+    min_hourly_days integer DEFAULT 90 NOT NULL,
+    partition_days_back integer DEFAULT 90 NOT NULL,
+    partition_days_ahead integer DEFAULT 31 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT retention_policy_id_check CHECK (id),
+    CONSTRAINT retention_policy_min_hourly_days_check CHECK ((min_hourly_days >= 1)),
+    CONSTRAINT retention_policy_min_raw_days_check CHECK ((min_raw_days >= 1)),
+    CONSTRAINT retention_policy_partition_days_ahead_check CHECK ((partition_days_ahead >= 0)),
+    CONSTRAINT retention_policy_partition_days_back_check CHECK ((partition_days_back >= 0))
+);
+
+--
+-- Name: retention_state; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.retention_state (
+    id boolean DEFAULT true NOT NULL,
+    raw_kept_from timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    hourly_kept_from timestamp with time zone,
+    CONSTRAINT retention_state_id_check CHECK (id)
+);
+
+--
+-- Name: rollup_freshness; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.rollup_freshness AS
+ WITH pending_hours AS (
+         SELECT DISTINCT i.hour
+           FROM ops.agent_runs_invalidations i
+          WHERE (i.hour >= COALESCE(( SELECT retention_state.raw_kept_from
+                   FROM ops.retention_state), '-infinity'::timestamp with time zone))
+        ), pending_days AS (
+         SELECT r.period
+           FROM ops.rollup_invalidations r
+          WHERE (r.grain = 'day'::text)
+        UNION
+         SELECT ((h.hour AT TIME ZONE 'UTC'::text))::date AS timezone
+           FROM pending_hours h
+          WHERE (EXISTS ( SELECT 1
+                   FROM ops.periods_rolled_up p
+                  WHERE ((p.grain = 'day'::text) AND (p.period = ((h.hour AT TIME ZONE 'UTC'::text))::date))))
+        ), pending_weeks AS (
+         SELECT r.period
+           FROM ops.rollup_invalidations r
+          WHERE (r.grain = 'week'::text)
+        UNION
+         SELECT (date_trunc('week'::text, (d.period)::timestamp with time zone))::date AS date_trunc
+           FROM pending_days d
+          WHERE (EXISTS ( SELECT 1
+                   FROM ops.periods_rolled_up p
+                  WHERE ((p.grain = 'week'::text) AND (p.period = (date_trunc('week'::text, (d.period)::timestamp with time zone))::date))))
+        ), grains AS (
+         SELECT 'hour'::text AS grain,
+            '01:00:00'::interval AS step,
+            ( SELECT max(r.hour) AS max
+                   FROM ops.hours_rolled_up r
+                  WHERE ((r.hour + '01:00:00'::interval) <= now())) AS newest,
+            ( SELECT count(*) AS count
+                   FROM pending_hours) AS pending,
+            ( SELECT min(pending_hours.hour) AS min
+                   FROM pending_hours) AS oldest
+        UNION ALL
+         SELECT 'day'::text,
+            '1 day'::interval AS "interval",
+            ((( SELECT max(p.period) AS max
+                   FROM ops.periods_rolled_up p
+                  WHERE ((p.grain = 'day'::text) AND ((p.period + 1) <= ((now() AT TIME ZONE 'UTC'::text))::date))))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS timezone,
+            ( SELECT count(*) AS count
+                   FROM pending_days) AS count,
+            ((( SELECT min(pending_days.period) AS min
+                   FROM pending_days))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS timezone
+        UNION ALL
+         SELECT 'week'::text,
+            '7 days'::interval AS "interval",
+            ((( SELECT max(p.period) AS max
+                   FROM ops.periods_rolled_up p
+                  WHERE ((p.grain = 'week'::text) AND ((p.period + 7) <= ((now() AT TIME ZONE 'UTC'::text))::date))))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS timezone,
+            ( SELECT count(*) AS count
+                   FROM pending_weeks) AS count,
+            ((( SELECT min(pending_weeks.period) AS min
+                   FROM pending_weeks))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS timezone
+        )
+ SELECT t.table_name,
+    g.grain,
+    g.newest AS newest_period,
+    g.pending AS pending_periods,
+    g.oldest AS oldest_pending,
+    (now() - (g.newest + g.step)) AS lag
+   FROM (grains g
+     JOIN ( VALUES ('analytics.execution_metrics_hourly'::text,'hour'::text,1), ('analytics.runtime_sketch_hourly'::text,'hour'::text,2), ('analytics.user_activity_hourly'::text,'hour'::text,3), ('analytics.workspace_activity_hourly'::text,'hour'::text,4), ('ops.rejected_runs_hourly'::text,'hour'::text,5), ('analytics.execution_metrics_daily'::text,'day'::text,6), ('analytics.runtime_sketch_daily'::text,'day'::text,7), ('analytics.user_activity_daily'::text,'day'::text,8), ('analytics.workspace_activity_daily'::text,'day'::text,9), ('analytics.execution_metrics_weekly'::text,'week'::text,10), ('analytics.runtime_sketch_weekly'::text,'week'::text,11), ('analytics.workspace_activity_weekly'::text,'week'::text,12)) t(table_name, grain, ord) ON ((t.grain = g.grain)))
+  ORDER BY t.ord;
+
+--
+-- Name: rollups_open; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.rollups_open (
+    grain text NOT NULL,
+    period timestamp with time zone NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL
+);
+
+--
+-- Name: schema_migrations; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.schema_migrations (
+    version integer NOT NULL,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: agent_runs_after_range; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.agent_runs_after_range (
+    id bigint CONSTRAINT agent_runs_id_not_null NOT NULL,
+    workspace_id uuid CONSTRAINT agent_runs_workspace_id_not_null NOT NULL,
+    user_id uuid,
+    status text CONSTRAINT agent_runs_status_not_null NOT NULL,
+    started_at timestamp with time zone CONSTRAINT agent_runs_started_at_not_null NOT NULL,
+    runtime_seconds double precision,
+    credits_consumed numeric
+);
+
+--
+-- Name: agent_runs_before_range; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.agent_runs_before_range (
+    id bigint CONSTRAINT agent_runs_id_not_null NOT NULL,
+    workspace_id uuid CONSTRAINT agent_runs_workspace_id_not_null NOT NULL,
+    user_id uuid,
+    status text CONSTRAINT agent_runs_status_not_null NOT NULL,
+    started_at timestamp with time zone CONSTRAINT agent_runs_started_at_not_null NOT NULL,
+    runtime_seconds double precision,
+    credits_consumed numeric
+);
 
 --
 -- Name: agent_runs_default; Type: TABLE; Schema: public; Owner: -
@@ -1328,6 +1888,24 @@ CREATE VIEW signals.provider_days AS
   GROUP BY provider, day;
 
 --
+-- Name: provider_files; Type: TABLE; Schema: signals; Owner: -
+--
+
+CREATE TABLE signals.provider_files (
+    provider text NOT NULL,
+    path text NOT NULL,
+    fingerprint text,
+    size_bytes bigint,
+    status text NOT NULL,
+    lines bigint DEFAULT 0 NOT NULL,
+    inserted bigint DEFAULT 0 NOT NULL,
+    rejected bigint DEFAULT 0 NOT NULL,
+    error text,
+    read_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT provider_files_status_check CHECK ((status = ANY (ARRAY['ingested'::text, 'refused'::text, 'failed'::text])))
+);
+
+--
 -- Name: raw_signals; Type: TABLE; Schema: signals; Owner: -
 --
 
@@ -1408,10 +1986,28 @@ CREATE TABLE signals.workspace_packs (
 );
 
 --
+-- Name: agent_runs_after_range; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_runs ATTACH PARTITION public.agent_runs_after_range FOR VALUES FROM ('2100-01-01 00:00:00+00') TO (MAXVALUE);
+
+--
+-- Name: agent_runs_before_range; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_runs ATTACH PARTITION public.agent_runs_before_range FOR VALUES FROM (MINVALUE) TO ('2000-01-01 00:00:00+00');
+
+--
 -- Name: agent_runs_default; Type: TABLE ATTACH; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.agent_runs ATTACH PARTITION public.agent_runs_default DEFAULT;
+
+--
+-- Name: reconciliation_incidents id; Type: DEFAULT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.reconciliation_incidents ALTER COLUMN id SET DEFAULT nextval('ops.reconciliation_incidents_id_seq'::regclass);
 
 --
 -- Name: daily_reports daily_reports_pkey; Type: CONSTRAINT; Schema: analytics; Owner: -
@@ -1498,6 +2094,13 @@ ALTER TABLE ONLY analytics.workspace_activity_weekly
     ADD CONSTRAINT workspace_activity_weekly_pkey PRIMARY KEY (workspace_id, week_start);
 
 --
+-- Name: workspace_anomalies_hourly workspace_anomalies_hourly_pkey; Type: CONSTRAINT; Schema: analytics; Owner: -
+--
+
+ALTER TABLE ONLY analytics.workspace_anomalies_hourly
+    ADD CONSTRAINT workspace_anomalies_hourly_pkey PRIMARY KEY (workspace_id, hour, metric);
+
+--
 -- Name: workspace_health_daily workspace_health_daily_pkey; Type: CONSTRAINT; Schema: analytics; Owner: -
 --
 
@@ -1540,11 +2143,25 @@ ALTER TABLE ONLY ops.periods_rolled_up
     ADD CONSTRAINT periods_rolled_up_pkey PRIMARY KEY (grain, period);
 
 --
+-- Name: reconciliation_incidents reconciliation_incidents_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.reconciliation_incidents
+    ADD CONSTRAINT reconciliation_incidents_pkey PRIMARY KEY (id);
+
+--
 -- Name: rejected_runs_hourly rejected_runs_hourly_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
 ALTER TABLE ONLY ops.rejected_runs_hourly
     ADD CONSTRAINT rejected_runs_hourly_pkey PRIMARY KEY (hour, workspace_id, reason);
+
+--
+-- Name: retention_policy retention_policy_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.retention_policy
+    ADD CONSTRAINT retention_policy_pkey PRIMARY KEY (id);
 
 --
 -- Name: retention_state retention_state_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
@@ -1587,6 +2204,13 @@ ALTER TABLE ONLY signals.company_scores_daily
 
 ALTER TABLE ONLY signals.emerging_companies
     ADD CONSTRAINT emerging_companies_pkey PRIMARY KEY (workspace_id, pack_id, day, rank);
+
+--
+-- Name: provider_files provider_files_pkey; Type: CONSTRAINT; Schema: signals; Owner: -
+--
+
+ALTER TABLE ONLY signals.provider_files
+    ADD CONSTRAINT provider_files_pkey PRIMARY KEY (provider, path);
 
 --
 -- Name: provider_runs provider_runs_pkey; Type: CONSTRAINT; Schema: signals; Owner: -
@@ -1692,6 +2316,12 @@ CREATE INDEX workspace_activity_daily_day ON analytics.workspace_activity_daily 
 CREATE INDEX workspace_activity_hourly_hour ON analytics.workspace_activity_hourly USING btree (hour);
 
 --
+-- Name: workspace_anomalies_hourly_hour; Type: INDEX; Schema: analytics; Owner: -
+--
+
+CREATE INDEX workspace_anomalies_hourly_hour ON analytics.workspace_anomalies_hourly USING btree (hour);
+
+--
 -- Name: workspace_health_daily_day; Type: INDEX; Schema: analytics; Owner: -
 --
 
@@ -1734,6 +2364,18 @@ CREATE INDEX job_runs_dag_run ON ops.job_runs USING btree (dag_id, run_id);
 CREATE INDEX job_runs_started_at ON ops.job_runs USING btree (started_at);
 
 --
+-- Name: reconciliation_incidents_found_at; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX reconciliation_incidents_found_at ON ops.reconciliation_incidents USING btree (found_at);
+
+--
+-- Name: reconciliation_incidents_period; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX reconciliation_incidents_period ON ops.reconciliation_incidents USING btree (period);
+
+--
 -- Name: rollup_invalidations_grain_period; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -1744,6 +2386,18 @@ CREATE INDEX rollup_invalidations_grain_period ON ops.rollup_invalidations USING
 --
 
 CREATE INDEX agent_runs_started_at_brin ON ONLY public.agent_runs USING brin (started_at) WITH (pages_per_range='32');
+
+--
+-- Name: agent_runs_after_range_started_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_runs_after_range_started_at_idx ON public.agent_runs_after_range USING brin (started_at) WITH (pages_per_range='32');
+
+--
+-- Name: agent_runs_before_range_started_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_runs_before_range_started_at_idx ON public.agent_runs_before_range USING brin (started_at) WITH (pages_per_range='32');
 
 --
 -- Name: agent_runs_default_started_at_idx; Type: INDEX; Schema: public; Owner: -
@@ -1774,6 +2428,18 @@ CREATE INDEX raw_signals_observed ON signals.raw_signals USING btree (observed_a
 --
 
 CREATE UNIQUE INDEX scoring_packs_one_default ON signals.scoring_packs USING btree (is_default) WHERE is_default;
+
+--
+-- Name: agent_runs_after_range_started_at_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.agent_runs_started_at_brin ATTACH PARTITION public.agent_runs_after_range_started_at_idx;
+
+--
+-- Name: agent_runs_before_range_started_at_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.agent_runs_started_at_brin ATTACH PARTITION public.agent_runs_before_range_started_at_idx;
 
 --
 -- Name: agent_runs_default_started_at_idx; Type: INDEX ATTACH; Schema: public; Owner: -
@@ -1842,6 +2508,30 @@ CREATE TRIGGER execution_metrics_daily_log_insert AFTER INSERT ON analytics.exec
 CREATE TRIGGER execution_metrics_daily_log_update AFTER UPDATE ON analytics.execution_metrics_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_daily_rollup_changed();
 
 --
+-- Name: execution_metrics_daily execution_metrics_daily_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_daily_outside_delete AFTER DELETE ON analytics.execution_metrics_daily REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: execution_metrics_daily execution_metrics_daily_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_daily_outside_insert AFTER INSERT ON analytics.execution_metrics_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: execution_metrics_daily execution_metrics_daily_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_daily_outside_update_new AFTER UPDATE ON analytics.execution_metrics_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: execution_metrics_daily execution_metrics_daily_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_daily_outside_update_old AFTER UPDATE ON analytics.execution_metrics_daily REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
 -- Name: execution_metrics_hourly execution_metrics_hourly_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
 --
 
@@ -1878,6 +2568,30 @@ CREATE TRIGGER execution_metrics_hourly_log_insert AFTER INSERT ON analytics.exe
 CREATE TRIGGER execution_metrics_hourly_log_update AFTER UPDATE ON analytics.execution_metrics_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_hourly_rollup_changed();
 
 --
+-- Name: execution_metrics_hourly execution_metrics_hourly_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_hourly_outside_delete AFTER DELETE ON analytics.execution_metrics_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: execution_metrics_hourly execution_metrics_hourly_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_hourly_outside_insert AFTER INSERT ON analytics.execution_metrics_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: execution_metrics_hourly execution_metrics_hourly_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_hourly_outside_update_new AFTER UPDATE ON analytics.execution_metrics_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: execution_metrics_hourly execution_metrics_hourly_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_hourly_outside_update_old AFTER UPDATE ON analytics.execution_metrics_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
 -- Name: execution_metrics_weekly execution_metrics_weekly_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
 --
 
@@ -1894,6 +2608,30 @@ CREATE TRIGGER execution_metrics_weekly_count_insert AFTER INSERT ON analytics.e
 --
 
 CREATE TRIGGER execution_metrics_weekly_count_update AFTER UPDATE ON analytics.execution_metrics_weekly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.count_rows_written();
+
+--
+-- Name: execution_metrics_weekly execution_metrics_weekly_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_weekly_outside_delete AFTER DELETE ON analytics.execution_metrics_weekly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
+
+--
+-- Name: execution_metrics_weekly execution_metrics_weekly_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_weekly_outside_insert AFTER INSERT ON analytics.execution_metrics_weekly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
+
+--
+-- Name: execution_metrics_weekly execution_metrics_weekly_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_weekly_outside_update_new AFTER UPDATE ON analytics.execution_metrics_weekly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
+
+--
+-- Name: execution_metrics_weekly execution_metrics_weekly_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER execution_metrics_weekly_outside_update_old AFTER UPDATE ON analytics.execution_metrics_weekly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
 
 --
 -- Name: execution_metrics_daily keep_expired_period; Type: TRIGGER; Schema: analytics; Owner: -
@@ -1998,6 +2736,30 @@ CREATE TRIGGER runtime_sketch_daily_log_insert AFTER INSERT ON analytics.runtime
 CREATE TRIGGER runtime_sketch_daily_log_update AFTER UPDATE ON analytics.runtime_sketch_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_daily_rollup_changed();
 
 --
+-- Name: runtime_sketch_daily runtime_sketch_daily_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_daily_outside_delete AFTER DELETE ON analytics.runtime_sketch_daily REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: runtime_sketch_daily runtime_sketch_daily_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_daily_outside_insert AFTER INSERT ON analytics.runtime_sketch_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: runtime_sketch_daily runtime_sketch_daily_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_daily_outside_update_new AFTER UPDATE ON analytics.runtime_sketch_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: runtime_sketch_daily runtime_sketch_daily_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_daily_outside_update_old AFTER UPDATE ON analytics.runtime_sketch_daily REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
 -- Name: runtime_sketch_hourly runtime_sketch_hourly_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
 --
 
@@ -2034,6 +2796,30 @@ CREATE TRIGGER runtime_sketch_hourly_log_insert AFTER INSERT ON analytics.runtim
 CREATE TRIGGER runtime_sketch_hourly_log_update AFTER UPDATE ON analytics.runtime_sketch_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_hourly_rollup_changed();
 
 --
+-- Name: runtime_sketch_hourly runtime_sketch_hourly_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_hourly_outside_delete AFTER DELETE ON analytics.runtime_sketch_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: runtime_sketch_hourly runtime_sketch_hourly_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_hourly_outside_insert AFTER INSERT ON analytics.runtime_sketch_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: runtime_sketch_hourly runtime_sketch_hourly_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_hourly_outside_update_new AFTER UPDATE ON analytics.runtime_sketch_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: runtime_sketch_hourly runtime_sketch_hourly_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_hourly_outside_update_old AFTER UPDATE ON analytics.runtime_sketch_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
 -- Name: runtime_sketch_weekly runtime_sketch_weekly_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
 --
 
@@ -2050,6 +2836,30 @@ CREATE TRIGGER runtime_sketch_weekly_count_insert AFTER INSERT ON analytics.runt
 --
 
 CREATE TRIGGER runtime_sketch_weekly_count_update AFTER UPDATE ON analytics.runtime_sketch_weekly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.count_rows_written();
+
+--
+-- Name: runtime_sketch_weekly runtime_sketch_weekly_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_weekly_outside_delete AFTER DELETE ON analytics.runtime_sketch_weekly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
+
+--
+-- Name: runtime_sketch_weekly runtime_sketch_weekly_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_weekly_outside_insert AFTER INSERT ON analytics.runtime_sketch_weekly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
+
+--
+-- Name: runtime_sketch_weekly runtime_sketch_weekly_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_weekly_outside_update_new AFTER UPDATE ON analytics.runtime_sketch_weekly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
+
+--
+-- Name: runtime_sketch_weekly runtime_sketch_weekly_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER runtime_sketch_weekly_outside_update_old AFTER UPDATE ON analytics.runtime_sketch_weekly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
 
 --
 -- Name: user_activity_daily user_activity_daily_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
@@ -2088,6 +2898,30 @@ CREATE TRIGGER user_activity_daily_log_insert AFTER INSERT ON analytics.user_act
 CREATE TRIGGER user_activity_daily_log_update AFTER UPDATE ON analytics.user_activity_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_daily_rollup_changed();
 
 --
+-- Name: user_activity_daily user_activity_daily_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER user_activity_daily_outside_delete AFTER DELETE ON analytics.user_activity_daily REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: user_activity_daily user_activity_daily_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER user_activity_daily_outside_insert AFTER INSERT ON analytics.user_activity_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: user_activity_daily user_activity_daily_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER user_activity_daily_outside_update_new AFTER UPDATE ON analytics.user_activity_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: user_activity_daily user_activity_daily_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER user_activity_daily_outside_update_old AFTER UPDATE ON analytics.user_activity_daily REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
 -- Name: user_activity_hourly user_activity_hourly_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
 --
 
@@ -2124,6 +2958,30 @@ CREATE TRIGGER user_activity_hourly_log_insert AFTER INSERT ON analytics.user_ac
 CREATE TRIGGER user_activity_hourly_log_update AFTER UPDATE ON analytics.user_activity_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_hourly_rollup_changed();
 
 --
+-- Name: user_activity_hourly user_activity_hourly_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER user_activity_hourly_outside_delete AFTER DELETE ON analytics.user_activity_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: user_activity_hourly user_activity_hourly_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER user_activity_hourly_outside_insert AFTER INSERT ON analytics.user_activity_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: user_activity_hourly user_activity_hourly_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER user_activity_hourly_outside_update_new AFTER UPDATE ON analytics.user_activity_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: user_activity_hourly user_activity_hourly_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER user_activity_hourly_outside_update_old AFTER UPDATE ON analytics.user_activity_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
 -- Name: workspace_activity_daily workspace_activity_daily_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
 --
 
@@ -2140,6 +2998,30 @@ CREATE TRIGGER workspace_activity_daily_count_insert AFTER INSERT ON analytics.w
 --
 
 CREATE TRIGGER workspace_activity_daily_count_update AFTER UPDATE ON analytics.workspace_activity_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.count_rows_written();
+
+--
+-- Name: workspace_activity_daily workspace_activity_daily_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_daily_outside_delete AFTER DELETE ON analytics.workspace_activity_daily REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: workspace_activity_daily workspace_activity_daily_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_daily_outside_insert AFTER INSERT ON analytics.workspace_activity_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: workspace_activity_daily workspace_activity_daily_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_daily_outside_update_new AFTER UPDATE ON analytics.workspace_activity_daily REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
+
+--
+-- Name: workspace_activity_daily workspace_activity_daily_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_daily_outside_update_old AFTER UPDATE ON analytics.workspace_activity_daily REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('day', 'day');
 
 --
 -- Name: workspace_activity_hourly workspace_activity_hourly_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
@@ -2160,6 +3042,30 @@ CREATE TRIGGER workspace_activity_hourly_count_insert AFTER INSERT ON analytics.
 CREATE TRIGGER workspace_activity_hourly_count_update AFTER UPDATE ON analytics.workspace_activity_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.count_rows_written();
 
 --
+-- Name: workspace_activity_hourly workspace_activity_hourly_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_hourly_outside_delete AFTER DELETE ON analytics.workspace_activity_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: workspace_activity_hourly workspace_activity_hourly_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_hourly_outside_insert AFTER INSERT ON analytics.workspace_activity_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: workspace_activity_hourly workspace_activity_hourly_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_hourly_outside_update_new AFTER UPDATE ON analytics.workspace_activity_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: workspace_activity_hourly workspace_activity_hourly_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_hourly_outside_update_old AFTER UPDATE ON analytics.workspace_activity_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
 -- Name: workspace_activity_weekly workspace_activity_weekly_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
 --
 
@@ -2176,6 +3082,30 @@ CREATE TRIGGER workspace_activity_weekly_count_insert AFTER INSERT ON analytics.
 --
 
 CREATE TRIGGER workspace_activity_weekly_count_update AFTER UPDATE ON analytics.workspace_activity_weekly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.count_rows_written();
+
+--
+-- Name: workspace_activity_weekly workspace_activity_weekly_outside_delete; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_weekly_outside_delete AFTER DELETE ON analytics.workspace_activity_weekly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
+
+--
+-- Name: workspace_activity_weekly workspace_activity_weekly_outside_insert; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_weekly_outside_insert AFTER INSERT ON analytics.workspace_activity_weekly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
+
+--
+-- Name: workspace_activity_weekly workspace_activity_weekly_outside_update_new; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_weekly_outside_update_new AFTER UPDATE ON analytics.workspace_activity_weekly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
+
+--
+-- Name: workspace_activity_weekly workspace_activity_weekly_outside_update_old; Type: TRIGGER; Schema: analytics; Owner: -
+--
+
+CREATE TRIGGER workspace_activity_weekly_outside_update_old AFTER UPDATE ON analytics.workspace_activity_weekly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('week', 'week_start');
 
 --
 -- Name: workspace_health_daily workspace_health_daily_count_delete; Type: TRIGGER; Schema: analytics; Owner: -
@@ -2212,6 +3142,36 @@ CREATE TRIGGER keep_expired_period BEFORE INSERT OR DELETE OR UPDATE ON ops.peri
 --
 
 CREATE TRIGGER keep_expired_period BEFORE INSERT OR DELETE OR UPDATE ON ops.rejected_runs_hourly FOR EACH ROW WHEN ((current_setting('agent_warehouse.keep_period'::text, true) = 'on'::text)) EXECUTE FUNCTION ops.skip_write_of_kept_period();
+
+--
+-- Name: rejected_runs_hourly rejected_runs_hourly_outside_delete; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER rejected_runs_hourly_outside_delete AFTER DELETE ON ops.rejected_runs_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: rejected_runs_hourly rejected_runs_hourly_outside_insert; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER rejected_runs_hourly_outside_insert AFTER INSERT ON ops.rejected_runs_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: rejected_runs_hourly rejected_runs_hourly_outside_update_new; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER rejected_runs_hourly_outside_update_new AFTER UPDATE ON ops.rejected_runs_hourly REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: rejected_runs_hourly rejected_runs_hourly_outside_update_old; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER rejected_runs_hourly_outside_update_old AFTER UPDATE ON ops.rejected_runs_hourly REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.log_rollup_table_written('hour', 'hour');
+
+--
+-- Name: rollups_open rollups_open_finished; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER rollups_open_finished AFTER INSERT ON ops.rollups_open DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.refuse_unfinished_rollup();
 
 --
 -- Name: agent_runs agent_runs_log_delete; Type: TRIGGER; Schema: public; Owner: -
@@ -2299,12 +3259,6 @@ ALTER TABLE ops.agent_runs_invalidations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ops.hours_rolled_up ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: agent_runs_invalidations job_consumes_rolled_hour; Type: POLICY; Schema: ops; Owner: -
---
-
-CREATE POLICY job_consumes_rolled_hour ON ops.agent_runs_invalidations FOR DELETE TO agent_warehouse_job USING ((hour IN ( SELECT ops.hours_locked_for_rollup() AS hours_locked_for_rollup)));
-
---
 -- Name: agent_runs_invalidations job_reads; Type: POLICY; Schema: ops; Owner: -
 --
 
@@ -2315,18 +3269,6 @@ CREATE POLICY job_reads ON ops.agent_runs_invalidations FOR SELECT TO agent_ware
 --
 
 CREATE POLICY job_reads ON ops.hours_rolled_up FOR SELECT TO agent_warehouse_job USING (true);
-
---
--- Name: hours_rolled_up job_records_rolled_hour; Type: POLICY; Schema: ops; Owner: -
---
-
-CREATE POLICY job_records_rolled_hour ON ops.hours_rolled_up FOR INSERT TO agent_warehouse_job WITH CHECK ((hour IN ( SELECT ops.hours_locked_for_rollup() AS hours_locked_for_rollup)));
-
---
--- Name: hours_rolled_up job_rerecords_rolled_hour; Type: POLICY; Schema: ops; Owner: -
---
-
-CREATE POLICY job_rerecords_rolled_hour ON ops.hours_rolled_up FOR UPDATE TO agent_warehouse_job USING ((hour IN ( SELECT ops.hours_locked_for_rollup() AS hours_locked_for_rollup))) WITH CHECK ((hour IN ( SELECT ops.hours_locked_for_rollup() AS hours_locked_for_rollup)));
 
 --
 -- Name: SCHEMA analytics; Type: ACL; Schema: -; Owner: -
@@ -2362,6 +3304,26 @@ REVOKE ALL ON FUNCTION ops.analyze_agent_runs() FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.analyze_agent_runs() TO agent_warehouse_job;
 
 --
+-- Name: FUNCTION begin_rollup(p_grain text, p_start timestamp with time zone); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.begin_rollup(p_grain text, p_start timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.begin_rollup(p_grain text, p_start timestamp with time zone) TO agent_warehouse_job;
+
+--
+-- Name: FUNCTION create_agent_runs_partitions(p_from date, p_to date); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.create_agent_runs_partitions(p_from date, p_to date) FROM PUBLIC;
+
+--
+-- Name: FUNCTION create_agent_runs_partitions_near_today(p_from date, p_to date); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.create_agent_runs_partitions_near_today(p_from date, p_to date) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.create_agent_runs_partitions_near_today(p_from date, p_to date) TO agent_warehouse_job;
+
+--
 -- Name: FUNCTION delete_expired_default_rows(p_limit integer); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -2390,6 +3352,13 @@ REVOKE ALL ON FUNCTION ops.ensure_agent_runs_partitions(p_from date, p_to date) 
 GRANT ALL ON FUNCTION ops.ensure_agent_runs_partitions(p_from date, p_to date) TO agent_warehouse_job;
 
 --
+-- Name: FUNCTION finish_rollup(p_grain text, p_start timestamp with time zone); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.finish_rollup(p_grain text, p_start timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.finish_rollup(p_grain text, p_start timestamp with time zone) TO agent_warehouse_job;
+
+--
 -- Name: FUNCTION hours_not_current(p_from timestamp with time zone, p_to timestamp with time zone); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -2403,11 +3372,30 @@ GRANT ALL ON FUNCTION ops.hours_not_current(p_from timestamp with time zone, p_t
 REVOKE ALL ON FUNCTION ops.lock_for_ddl(p_tables regclass[]) FROM PUBLIC;
 
 --
+-- Name: FUNCTION lock_rollup_period(p_grain text, p_start timestamp with time zone); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.lock_rollup_period(p_grain text, p_start timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION lock_tables_briefly(p_tables regclass[], p_modes text[]); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.lock_tables_briefly(p_tables regclass[], p_modes text[]) FROM PUBLIC;
+
+--
 -- Name: FUNCTION refresh_dashboard_view(p_name text); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.refresh_dashboard_view(p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.refresh_dashboard_view(p_name text) TO agent_warehouse_job;
+
+--
+-- Name: FUNCTION rollup_count_mismatches(p_grain text, p_start timestamp with time zone); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.rollup_count_mismatches(p_grain text, p_start timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.rollup_count_mismatches(p_grain text, p_start timestamp with time zone) TO agent_warehouse_job;
 
 --
 -- Name: TABLE daily_reports; Type: ACL; Schema: analytics; Owner: -
@@ -2494,6 +3482,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE analytics.workspace_activity_weekly T
 GRANT SELECT ON TABLE analytics.workspace_activity_weekly TO agent_warehouse_reader;
 
 --
+-- Name: TABLE workspace_anomalies_hourly; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE analytics.workspace_anomalies_hourly TO agent_warehouse_job;
+GRANT SELECT ON TABLE analytics.workspace_anomalies_hourly TO agent_warehouse_reader;
+
+--
 -- Name: TABLE workspace_health_daily; Type: ACL; Schema: analytics; Owner: -
 --
 
@@ -2511,13 +3506,13 @@ GRANT SELECT ON TABLE analytics.workspace_leaderboard_7d TO agent_warehouse_read
 -- Name: TABLE periods_rolled_up; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE ops.periods_rolled_up TO agent_warehouse_job;
+GRANT SELECT ON TABLE ops.periods_rolled_up TO agent_warehouse_job;
 
 --
 -- Name: TABLE rollup_invalidations; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE ops.rollup_invalidations TO agent_warehouse_job;
+GRANT SELECT ON TABLE ops.rollup_invalidations TO agent_warehouse_job;
 
 --
 -- Name: TABLE workspace_summary_30d; Type: ACL; Schema: analytics; Owner: -
@@ -2530,7 +3525,7 @@ GRANT SELECT ON TABLE analytics.workspace_summary_30d TO agent_warehouse_reader;
 -- Name: TABLE agent_runs_invalidations; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT SELECT,DELETE ON TABLE ops.agent_runs_invalidations TO agent_warehouse_job;
+GRANT SELECT ON TABLE ops.agent_runs_invalidations TO agent_warehouse_job;
 
 --
 -- Name: TABLE deadline_misses; Type: ACL; Schema: ops; Owner: -
@@ -2548,7 +3543,7 @@ GRANT SELECT,USAGE ON SEQUENCE ops.deadline_misses_id_seq TO agent_warehouse_job
 -- Name: TABLE hours_rolled_up; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT SELECT,INSERT,UPDATE ON TABLE ops.hours_rolled_up TO agent_warehouse_job;
+GRANT SELECT ON TABLE ops.hours_rolled_up TO agent_warehouse_job;
 
 --
 -- Name: TABLE job_runs; Type: ACL; Schema: ops; Owner: -
@@ -2563,10 +3558,46 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE ops.job_runs TO agent_warehouse_job;
 GRANT SELECT,USAGE ON SEQUENCE ops.job_runs_id_seq TO agent_warehouse_job;
 
 --
+-- Name: TABLE reconciliation_incidents; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE ops.reconciliation_incidents TO agent_warehouse_job;
+
+--
+-- Name: SEQUENCE reconciliation_incidents_id_seq; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE ops.reconciliation_incidents_id_seq TO agent_warehouse_job;
+
+--
 -- Name: TABLE rejected_runs_hourly; Type: ACL; Schema: ops; Owner: -
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE ops.rejected_runs_hourly TO agent_warehouse_job;
+
+--
+-- Name: TABLE agent_runs; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.agent_runs TO agent_warehouse_job;
+
+--
+-- Name: TABLE rejected_runs_out_of_range; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE ops.rejected_runs_out_of_range TO agent_warehouse_job;
+
+--
+-- Name: TABLE rejected_runs; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE ops.rejected_runs TO agent_warehouse_job;
+
+--
+-- Name: TABLE retention_policy; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.retention_policy TO agent_warehouse_job;
 
 --
 -- Name: TABLE retention_state; Type: ACL; Schema: ops; Owner: -
@@ -2575,16 +3606,16 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE ops.rejected_runs_hourly TO agent_war
 GRANT SELECT ON TABLE ops.retention_state TO agent_warehouse_job;
 
 --
+-- Name: TABLE rollup_freshness; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE ops.rollup_freshness TO agent_warehouse_job;
+
+--
 -- Name: TABLE schema_migrations; Type: ACL; Schema: ops; Owner: -
 --
 
 GRANT SELECT ON TABLE ops.schema_migrations TO agent_warehouse_job;
-
---
--- Name: TABLE agent_runs; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT ON TABLE public.agent_runs TO agent_warehouse_job;
 
 --
 -- Name: TABLE companies; Type: ACL; Schema: signals; Owner: -
@@ -2627,6 +3658,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE signals.provider_runs TO agent_wareho
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE signals.provider_days TO agent_warehouse_job;
+
+--
+-- Name: TABLE provider_files; Type: ACL; Schema: signals; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE signals.provider_files TO agent_warehouse_job;
 
 --
 -- Name: TABLE raw_signals; Type: ACL; Schema: signals; Owner: -
