@@ -60,6 +60,11 @@ def migrated() -> None:
 
     conn = connect()
     migrations.migrate(conn)
+    # What the migrations seed, kept aside: a test may delete it (the job role's every-write
+    # test does, as the grants allow), and every test starts from it (see `wh`).
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS public.test_seed_scoring_packs AS TABLE signals.scoring_packs")
+    conn.commit()
     conn.close()
 
 
@@ -110,7 +115,11 @@ def wh(migrated) -> Any:
 
     conn = connect()
     with conn.cursor() as cur:
-        cur.execute("TRUNCATE " + ", ".join(TABLES_TO_CLEAN))
+        cur.execute("TRUNCATE " + ", ".join(TABLES_TO_CLEAN) + ", signals.scoring_packs")
+        # The seeded scoring packs and the owner's retention policy, as the migrations left them.
+        cur.execute("INSERT INTO signals.scoring_packs SELECT * FROM public.test_seed_scoring_packs")
+        cur.execute("DELETE FROM ops.retention_policy")
+        cur.execute("INSERT INTO ops.retention_policy (id) VALUES (true)")
         # Day partitions earlier tests created would look like history to the next one. The
         # default partition and those of unsupported start times (migration 0022) stay.
         cur.execute("SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "

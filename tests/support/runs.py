@@ -10,7 +10,7 @@ import pytest
 
 
 def run_dag(dagbag: Any, dag_id: str, run_at: datetime, monkeypatch: pytest.MonkeyPatch | None = None,
-            conf: dict | None = None) -> Any:
+            conf: dict | None = None, no_logical_date: bool = False) -> Any:
     """One real Airflow run of ``dag_id`` started at ``run_at`` (it takes the last period
     closed then). Airflow 3.3.2's dag.test() fails on deadlines after the tasks ran (see
     README, "Deadlines"), so the alert is lifted for the test run only."""
@@ -24,7 +24,8 @@ def run_dag(dagbag: Any, dag_id: str, run_at: datetime, monkeypatch: pytest.Monk
     # shared DagBag hands to every later test: give them back their own params afterwards.
     saved = {task.task_id: copy.deepcopy(task.params) for task in dag.tasks}
     try:
-        return dag.test(logical_date=run_at, run_after=run_at, run_conf=conf)
+        # no_logical_date: as POST /api/v2/dags/{id}/dagRuns makes a run by default.
+        return dag.test(logical_date=None if no_logical_date else run_at, run_after=run_at, run_conf=conf)
     finally:
         for task in dag.tasks:
             task.params = saved[task.task_id]

@@ -69,9 +69,9 @@ def test_every_advisory_lock_comes_from_the_registry(wh):
 # ------------------------------------------------------------ sessions and DDL
 def test_job_sessions_end_when_idle_in_a_transaction(migrated, monkeypatch):
     """A worker killed mid-transaction cannot keep an hour's lock: the server ends the session."""
-    assert f"idle_in_transaction_session_timeout={settings.IDLE_IN_TRANSACTION_TIMEOUT_MS}" \
-        in settings.hook_params()["options"]
-    monkeypatch.setattr(settings, "IDLE_IN_TRANSACTION_TIMEOUT_MS", 500)
+    s = settings.current()
+    assert f"idle_in_transaction_session_timeout={s.idle_in_transaction_timeout_ms}" in s.hook_params()["options"]
+    monkeypatch.setenv("AGENT_WAREHOUSE_IDLE_IN_TRANSACTION_TIMEOUT_MS", "500")
     stuck = connect()
     with stuck.cursor() as cur:
         cur.execute("SHOW idle_in_transaction_session_timeout")

@@ -279,18 +279,18 @@ NO_DATE_CONF = {"cleanup_old_data": {"raw_days": 3650, "hourly_days": 3650, "job
 @pytest.mark.parametrize("dag_id", list(RUN_AT_OF))
 def test_a_run_without_a_logical_date_takes_the_last_period_closed_at_run_after(
         wh, dagbag, monkeypatch, tmp_path, dag_id):
-    monkeypatch.setattr("agent_warehouse.settings.REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
     monkeypatch.setenv("AGENT_WAREHOUSE_SIGNALS_PROVIDERS", "synthetic")
     seed(wh, dag_id)
     dag = dagbag.get_dag(dag_id)
     for t in dag.tasks:
         monkeypatch.setattr(t, "retries", 0)
-    monkeypatch.setattr(dag, "deadline", None)
     run_after = RUN_AT_OF[dag_id]
     conf = NO_DATE_CONF.get(dag_id)
     if dag_id == "daily_signal_aggregation":
         conf = {"workspace_id": None, "pack_id": None}
-    dr = dag.test(logical_date=None, run_after=run_after, run_conf=conf)
+    # run_dag gives the tasks back their params: this conf must not reach later tests' runs
+    dr = run_dag(dagbag, dag_id, run_after, monkeypatch, conf=conf, no_logical_date=True)
 
     assert dr.logical_date is None and dr.data_interval_start is None  # as the API makes it
     failed = fetch(wh, "SELECT error FROM ops.job_runs WHERE dag_id = %s AND status <> 'success'", (dag_id,))
