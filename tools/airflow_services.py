@@ -151,8 +151,8 @@ class Services:
         return alive
 
     # ------------------------------------------------------------------ start and stop
-    def start(self) -> dict[str, int]:
-        """Start every service not running yet; returns name -> pid of all of them."""
+    def start(self, names: Iterable[str] = SERVICES) -> dict[str, int]:
+        """Start each of ``names`` not running yet; returns name -> pid of all of them."""
         self.logs.mkdir(parents=True, exist_ok=True)
         self.password()
         env = self.env()
@@ -167,7 +167,7 @@ class Services:
                                   cwd=PROJECT_ROOT, timeout=300)
             if done.returncode:
                 raise RuntimeError(f"airflow dags reserialize failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        for name in SERVICES:
+        for name in names:
             if name in alive:
                 continue
             with open(self.logs / f"{name}.log", "ab") as log:
