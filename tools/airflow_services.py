@@ -7,6 +7,12 @@ the scheduler as backfills when ``make demo`` loaded it, and prints the URL, the
 where the logs are. A second ``up`` reports what already runs. ``down`` stops exactly the
 processes ``up`` started (their pids and start times are kept in ``$AIRFLOW_HOME/services``).
 
+The one launcher of the project: the tests' ``Stack`` (tests/support/services.py) and the
+benchmark's scheduler run (tools/bench_backfill.py) start their services through
+``Services`` too, and ``make airflow-db`` prepares the metadata database with
+``prepare_metadata``. What it adds to Airflow's own commands: docs/development.md,
+"Why a launcher of our own".
+
 The caller (the Makefile) exports ``AIRFLOW_HOME``, the DAGs and plugins folders and the
 databases (``tools.devdb env``); everything else in the environment, ``INTERNAL_JOB_TOKEN``
 and ``AGENT_WAREHOUSE_*`` included, reaches every service unchanged.
@@ -384,10 +390,13 @@ def down(svc: Services) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("command", choices=("up", "down", "status", "prepare"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     parser.add_argument("--no-demo", action="store_true", help="do not backfill the demo's day")
     args = parser.parse_args(argv)
+    if args.command == "prepare":  # `make airflow-db`
+        prepare_metadata(dict(os.environ))
+        return 0
     home = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
     svc = Services(home, _port_of_running(home) or args.port)
     if args.command == "up":
