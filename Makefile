@@ -45,8 +45,7 @@ AIRFLOW_DB := $(AIRFLOW_HOME)/.db-ready
 airflow-db: $(AIRFLOW_DB)
 $(AIRFLOW_DB): $(STAMP) $(wildcard dags/*.py plugins/*.py agent_warehouse/*.py agent_warehouse/*/*.py)
 	@mkdir -p $(AIRFLOW_HOME)
-	@$(WITH_DB) { $(VENV)/bin/airflow db migrate && $(VENV)/bin/airflow dags reserialize \
-	  && $(VENV)/bin/airflow pools set $${AGENT_WAREHOUSE_POOL:-warehouse_writers} $${AGENT_WAREHOUSE_POOL_SLOTS:-4} "Tasks writing to the warehouse"; } \
+	@$(WITH_DB) { $(PY) -m tools.airflow_services prepare && $(VENV)/bin/airflow dags reserialize; } \
 	  > $(AIRFLOW_HOME)/setup.log 2>&1 || { cat $(AIRFLOW_HOME)/setup.log; exit 1; }
 	@touch $@
 

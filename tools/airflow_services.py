@@ -7,6 +7,12 @@ the scheduler as backfills when ``make demo`` loaded it, and prints the URL, the
 where the logs are. A second ``up`` reports what already runs. ``down`` stops exactly the
 processes ``up`` started (their pids and start times are kept in ``$AIRFLOW_HOME/services``).
 
+The one launcher of the project: the tests' ``Stack`` (tests/support/services.py) and the
+benchmark's scheduler run (tools/bench_backfill.py) start their services through
+``Services`` too, and ``make airflow-db`` prepares the metadata database with
+``prepare_metadata``. What it adds to Airflow's own commands: docs/development.md,
+"Why a launcher of our own".
+
 The caller (the Makefile) exports ``AIRFLOW_HOME``, the DAGs and plugins folders and the
 databases (``tools.devdb env``); everything else in the environment, ``INTERNAL_JOB_TOKEN``
 and ``AGENT_WAREHOUSE_*`` included, reaches every service unchanged.
@@ -20,6 +26,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,24 +65,25 @@ class Services:
         self.logs = self.state / "logs"
         self.base_env = dict(os.environ if env is None else env)
         self.url = f"http://localhost:{port}"
+        self.local_url = f"http://127.0.0.1:{port}"  # what this host's clients call
 
     # ------------------------------------------------------------------ state files
-    def _secrets(self) -> dict[str, str]:
-        """Keys generated once per AIRFLOW_HOME and reused: the services must share them,
-        and a restart must still decrypt what the Fernet key encrypted."""
+    def _state(self) -> dict[str, Any]:
+        """What Airflow does not generate, made once per AIRFLOW_HOME and reused: the project's
+        internal-API token and the log-server ports (free ones, so two homes on one machine,
+        or two test sessions, do not fight over Airflow's fixed 8793/8794). The JWT secret,
+        the API secret key and the Fernet key Airflow writes into airflow.cfg itself, on the
+        first command run in the home (``reserialize`` or ``db migrate``, before any service)."""
         path = self.state / "secrets.json"
         known = json.loads(path.read_text()) if path.exists() else {}
-        wanted = {
-            "jwt_secret": lambda: secrets.token_urlsafe(32),
-            "api_secret_key": lambda: secrets.token_urlsafe(32),
-            "fernet_key": _fernet_key,
+        wanted: dict[str, Callable[[], Any]] = {
             "internal_job_token": lambda: secrets.token_urlsafe(24),
+            "worker_log_server_port": free_port,
+            "trigger_log_server_port": free_port,
         }
-        changed = False
-        for name, make in wanted.items():
-            if not known.get(name):
-                known[name], changed = make(), True
-        if changed:
+        missing = {name: make() for name, make in wanted.items() if not known.get(name)}
+        if missing:
+            known.update(missing)
             self.state.mkdir(parents=True, exist_ok=True)
             _write_private(path, json.dumps(known))
         return known
@@ -95,7 +103,7 @@ class Services:
     def env(self) -> dict[str, str]:
         """What every service gets: the caller's environment plus the local-deployment settings
         (a value the caller set wins, except the ones the services must agree on)."""
-        keys = self._secrets()
+        keys = self._state()
         env = dict(self.base_env)
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         defaults = {
@@ -105,8 +113,9 @@ class Services:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-            "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
             "INTERNAL_JOB_TOKEN": keys["internal_job_token"],
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(keys["worker_log_server_port"]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(keys["trigger_log_server_port"]),
             # The same providers as `make demo`, so the UI's and the API's runs rank companies.
             "AGENT_WAREHOUSE_SIGNALS_PROVIDERS": "file,synthetic",
             # A local Airflow replays no history: scheduled runs start today; the demo's day
@@ -122,8 +131,6 @@ class Services:
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{self.port}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
-            "AIRFLOW__API__SECRET_KEY": keys["api_secret_key"],
             "AIRFLOW__CORE__AUTH_MANAGER":
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
@@ -150,8 +157,8 @@ class Services:
         return alive
 
     # ------------------------------------------------------------------ start and stop
-    def start(self) -> dict[str, int]:
-        """Start every service not running yet; returns name -> pid of all of them."""
+    def start(self, names: Iterable[str] = SERVICES) -> dict[str, int]:
+        """Start each of ``names`` not running yet; returns name -> pid of all of them."""
         self.logs.mkdir(parents=True, exist_ok=True)
         self.password()
         env = self.env()
@@ -166,7 +173,7 @@ class Services:
                                   cwd=PROJECT_ROOT, timeout=300)
             if done.returncode:
                 raise RuntimeError(f"airflow dags reserialize failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        for name in SERVICES:
+        for name in names:
             if name in alive:
                 continue
             with open(self.logs / f"{name}.log", "ab") as log:
@@ -197,14 +204,14 @@ class Services:
     # ------------------------------------------------------------------ the REST API
     def client(self) -> httpx.Client:
         password, _ = self.password()
-        client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        client = httpx.Client(base_url=self.local_url, timeout=30)
         answer = client.post("/auth/token", json={"username": USER, "password": password})
         answer.raise_for_status()
         client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
         return client
 
     def health(self) -> dict[str, Any]:
-        return httpx.get(f"http://127.0.0.1:{self.port}/api/v2/monitor/health", timeout=5).json()
+        return httpx.get(f"{self.local_url}/api/v2/monitor/health", timeout=5).json()
 
     def wait_healthy(self, timeout: float = 180) -> None:
         """Until every component reports healthy; a service that exits fails at once."""
@@ -243,10 +250,23 @@ class Services:
         return "\n".join(out)
 
 
-def _fernet_key() -> str:
-    from cryptography.fernet import Fernet
+def free_port() -> int:
+    """A TCP port free right now on this host (the kernel's choice)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
-    return Fernet.generate_key().decode()
+
+def prepare_metadata(env: dict[str, str]) -> None:
+    """Airflow's metadata database migrated, with the pool the warehouse tasks use (the
+    scheduler leaves tasks of a missing pool unscheduled). Same pool as ``make airflow-db``."""
+    pool = env.get("AGENT_WAREHOUSE_POOL", "warehouse_writers")
+    slots = env.get("AGENT_WAREHOUSE_POOL_SLOTS", "4")
+    for cmd in (["db", "migrate"], ["pools", "set", pool, slots, "Tasks writing to the warehouse"]):
+        done = subprocess.run([AIRFLOW, *cmd], env=env, capture_output=True, text=True, timeout=300,
+                              cwd=PROJECT_ROOT)
+        if done.returncode:
+            raise RuntimeError(f"airflow {' '.join(cmd)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -370,10 +390,13 @@ def down(svc: Services) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("command", choices=("up", "down", "status", "prepare"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     parser.add_argument("--no-demo", action="store_true", help="do not backfill the demo's day")
     args = parser.parse_args(argv)
+    if args.command == "prepare":  # `make airflow-db`
+        prepare_metadata(dict(os.environ))
+        return 0
     home = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
     svc = Services(home, _port_of_running(home) or args.port)
     if args.command == "up":

@@ -10,13 +10,9 @@ process the services started (the task processes among them).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
-import sys
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,9 +22,9 @@ import psycopg
 from agent_warehouse import settings
 from agent_warehouse.db import connect
 from tools import PROJECT_ROOT, devdb
+from tools.airflow_services import AIRFLOW, Services, free_port, prepare_metadata
 from tools.synthetic import HOUR, generate_hours
 
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
 META_DB = "bench_meta"
 TIMEOUT_S = 1800
 
@@ -41,14 +37,6 @@ def _meta(query: str) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _peak_rss_kib(sessions: list[int]) -> int:
@@ -79,33 +67,25 @@ def run(dsn: str, first_hour: datetime, runs: int, rows_per_hour: int, workspace
 
     home = PROJECT_ROOT / ".airflow" / "bench"
     home.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
     devdb.drop_database(META_DB)
     devdb.ensure_database(META_DB)
+    # The services as `make up` starts them (tools.airflow_services), without the triggerer.
     env = {**os.environ,
            "AIRFLOW_HOME": str(home),
            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": devdb.sqlalchemy_uri(META_DB),
-           "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-           "AIRFLOW__CORE__PARALLELISM": "4",
-           "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-           "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
-           "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
-           "AIRFLOW__API__PORT": str(port),
-           "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
-           "AIRFLOW__API__SECRET_KEY": uuid.uuid4().hex,
            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+           "AGENT_WAREHOUSE_POOL": settings.current().pool,
            # far in the future: only the backfill's runs exist (catchup would replay history)
            "AGENT_WAREHOUSE_START_DATE": "2099-01-01T00:00:00+00:00"}
     env.pop("AGENT_WAREHOUSE_DEADLINES", None)
-    procs: list[subprocess.Popen] = []
-    logs = home / "logs-bench"
-    logs.mkdir(exist_ok=True)
+    svc = Services(home, free_port(), env)
+    logs = svc.logs
+    env = svc.env()
 
     def cli(*args: str) -> None:
         done = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=300)
@@ -113,14 +93,8 @@ def run(dsn: str, first_hour: datetime, runs: int, rows_per_hour: int, workspace
             raise RuntimeError(f"airflow {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-3000:]}")
 
     try:
-        cli("db", "migrate")
-        cli("pools", "set", settings.current().pool, "4", "warehouse writers")
-        for name, args in (("api-server", ["api-server", "--port", str(port)]),
-                           ("dag-processor", ["dag-processor"]), ("scheduler", ["scheduler"])):
-            log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-            procs.append(subprocess.Popen([AIRFLOW, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
-        sessions = [p.pid for p in procs]
+        prepare_metadata(env)
+        sessions = list(svc.start(("api-server", "dag-processor", "scheduler")).values())
         deadline = time.monotonic() + 300
         while "hourly_rollup" not in {r[0] for r in _meta("SELECT dag_id FROM serialized_dag")}:
             if time.monotonic() > deadline:
@@ -159,14 +133,6 @@ def run(dsn: str, first_hour: datetime, runs: int, rows_per_hour: int, workspace
                        "parallelism 4, max_active_runs 4); seconds from the backfill's creation to "
                        "the last run's success; sql_seconds = rollup_hour + repair task durations"}
     finally:
-        for p in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
+        svc.stop()
         devdb.drop_database(META_DB)
 

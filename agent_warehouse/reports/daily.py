@@ -19,17 +19,20 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_warehouse import settings
 from agent_warehouse.db import sql, transaction
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 WINDOW_DAYS = 30
 MOVERS = 10
 TOP_CREDITS = 10
 
 
-def build_report(conn: Any, day: date) -> dict[str, Any]:
+def build_report(conn: Connection, day: date) -> dict[str, Any]:
     """The report for ``day`` from the daily rollups and health scores (no raw rows)."""
     first = day - timedelta(days=WINDOW_DAYS - 1)
     with transaction(conn) as cur:
@@ -306,7 +309,7 @@ def render_html(report: dict[str, Any], incidents: list[dict[str, Any]] | None =
         incidents=incidents if incidents is not None else report.get("incidents", []))
 
 
-def write_daily_report(conn: Any, day: date, reports_dir: str | Path | None = None) -> Path:
+def write_daily_report(conn: Connection, day: date, reports_dir: str | Path | None = None) -> Path:
     """Store the day's report (one transaction) and write its page; returns the page path."""
     report = build_report(conn, day)
     with transaction(conn) as cur:

@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_warehouse import settings
 from agent_warehouse.db import run_script
 from agent_warehouse.reports.log_lines import summarised
 from agent_warehouse.rollups import hourly
+
+if TYPE_CHECKING:
+    from agent_warehouse.db import Connection
 
 # Airflow Variable (JSON: {"raw_days": .., "hourly_days": .., "job_runs_days": ..}) that
 # overrides the settings for every cleanup run; a run's params override it in turn.
@@ -62,12 +65,12 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-def hours_to_repair(conn: Any, keep_from: date) -> list[datetime]:
+def hours_to_repair(conn: Connection, keep_from: date) -> list[datetime]:
     """Hours before ``keep_from`` (not yet dropped) that are dirty or not rolled up."""
     return [r[0] for r in run_script(conn, "cleanup/hours_to_repair.sql", {"keep_from": keep_from})]
 
 
-def ensure_daily_rollups_current(conn: Any, keep_from: date) -> list[str]:
+def ensure_daily_rollups_current(conn: Connection, keep_from: date) -> list[str]:
     """Days before ``keep_from`` keep their daily rows for ever, so they must be current
     before their raw rows go: recompute every such day that changed or was never rolled up."""
     from agent_warehouse.rollups import periods
@@ -80,7 +83,7 @@ def ensure_daily_rollups_current(conn: Any, keep_from: date) -> list[str]:
     return [periods.rollup_day(conn, d)["day"] for d in days]
 
 
-def make_current(conn: Any, keep_from: date) -> list[str]:
+def make_current(conn: Connection, keep_from: date) -> list[str]:
     """Re-roll every hour before ``keep_from`` that is not current; fail if one stays so."""
     repaired = []
     for hour in hours_to_repair(conn, keep_from):
@@ -99,7 +102,7 @@ def make_current(conn: Any, keep_from: date) -> list[str]:
 DEFAULT_ROWS_BATCH = 5_000
 
 
-def drop_expired_raw(conn: Any, keep_from: date) -> dict[str, Any]:
+def drop_expired_raw(conn: Connection, keep_from: date) -> dict[str, Any]:
     """Drop raw partitions before ``keep_from`` as the owner (one short transaction), then
     delete the default partition's rows before it in small batches, each its own transaction."""
     ((dropped,),) = run_script(conn, "cleanup/drop_expired_raw.sql", {"keep_from": keep_from})
@@ -111,7 +114,7 @@ def drop_expired_raw(conn: Any, keep_from: date) -> dict[str, Any]:
             return {**dropped, "default_rows": default_rows}
 
 
-def delete_expired_rollups(conn: Any, horizons: dict[str, date]) -> dict[str, int]:
+def delete_expired_rollups(conn: Connection, horizons: dict[str, date]) -> dict[str, int]:
     """Hourly rollups and audit rows past their retention (small tables: plain DELETE)."""
     rows = run_script(conn, "cleanup/delete_expired_rollups.sql", {
         "hourly_before": midnight(horizons["hourly_kept_from"]),
@@ -121,7 +124,7 @@ def delete_expired_rollups(conn: Any, horizons: dict[str, date]) -> dict[str, in
                     strict=True))
 
 
-def within_policy(conn: Any, horizons: dict[str, date]) -> dict[str, date]:
+def within_policy(conn: Connection, horizons: dict[str, date]) -> dict[str, date]:
     """The horizons, none later than the owner's retention policy allows (``ops.retention_policy``,
     migration 0023: the fewest days kept, counted back from today in UTC). The owner's functions
     apply the same bound whatever they are asked; asking for no more saves repairing hours that
@@ -136,7 +139,7 @@ def within_policy(conn: Any, horizons: dict[str, date]) -> dict[str, date]:
 
 
 @summarised("cleanup")
-def cleanup(conn: Any, today: date, retention: Retention) -> dict[str, Any]:
+def cleanup(conn: Connection, today: date, retention: Retention) -> dict[str, Any]:
     """The whole cleanup for day ``today``; returns the audit details."""
     horizons = within_policy(conn, retention.horizons(today))
     repaired = make_current(conn, horizons["raw_kept_from"])

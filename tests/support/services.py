@@ -1,60 +1,21 @@
-"""Start real Airflow services (api-server, scheduler, dag-processor, workers) as processes
-for integration tests, and always stop them again."""
+"""The tests' Airflow: one ``Stack`` of real services per session, started by the same code as
+``make up`` (tools.airflow_services), plus the docker-compose reader and the audit-listener
+plugin helper the deploy and orchestration tests use."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from tools.airflow_services import AIRFLOW, SERVICES, Services, free_port, prepare_metadata
 from tools.airflow_services import wait as wait_for  # noqa: F401 - the tests' name for it
-
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def service_env(port: int, home: Path, **extra: str) -> dict[str, str]:
-    """The test process's Airflow settings plus what the services need to find each other."""
-    home.mkdir(parents=True, exist_ok=True)
-    passwords = home / "passwords.json"
-    passwords.write_text(json.dumps({"admin": "admin"}))
-    env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__API_AUTH__JWT_SECRET": "integration-test-secret",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AGENT_WAREHOUSE_CATCHUP": "false",
-    })
-    env.update(extra)
-    return env
 
 
 @contextmanager
@@ -67,61 +28,10 @@ def private_metadata_db(name: str, env: dict[str, str]) -> Iterator[str]:
     devdb.ensure_database(name)
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = devdb.sqlalchemy_uri(name)
     try:
-        for cmd in (["db", "migrate"], ["pools", "set", "warehouse_writers", "4", "warehouse writers"]):
-            done = subprocess.run([AIRFLOW, *cmd], env=env, capture_output=True, text=True, timeout=180)
-            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        prepare_metadata(env)
         yield devdb.sqlalchemy_uri(name)
     finally:
         devdb.drop_database(name)
-
-
-@contextmanager
-def services(commands: list[list[str]], env: dict[str, str], logdir: Path) -> Iterator[list[subprocess.Popen]]:
-    """Run each ``airflow <command>`` in its own process group; kill them all on exit."""
-    procs: list[subprocess.Popen] = []
-    logdir.mkdir(parents=True, exist_ok=True)
-    try:
-        for cmd in commands:
-            log = open(logdir / f"{cmd[0]}.log", "wb")  # noqa: SIM115 - closed with the process
-            procs.append(subprocess.Popen([AIRFLOW, *cmd], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
-        yield procs
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for p in procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-
-
-class Api:
-    """A small client for Airflow's REST API v2 (token from /auth/token)."""
-
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.client = httpx.Client(base_url=self.base, timeout=30)
-
-    def healthy(self) -> bool:
-        return self.client.get("/api/v2/monitor/health").status_code == 200
-
-    def login(self) -> None:
-        r = self.client.post("/auth/token", json={"username": "admin", "password": "admin"})
-        r.raise_for_status()
-        self.client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-
-    def get(self, path: str) -> httpx.Response:
-        return self.client.get(path)
-
-    def post(self, path: str, body: dict) -> httpx.Response:
-        return self.client.post(path, json=body)
-
-    def patch(self, path: str, body: dict) -> httpx.Response:
-        return self.client.patch(path, json=body)
 
 
 class Stack:
@@ -141,8 +51,6 @@ class Stack:
         import tempfile
         from contextlib import ExitStack
 
-        from tools.airflow_services import Services
-
         self.port = free_port()
         self.home = Path(tempfile.mkdtemp(prefix="aw-services-"))
         self.meta_db = f"test_meta_{name}_{os.getpid()}"
@@ -154,8 +62,6 @@ class Stack:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW_ADMIN_PASSWORD": "admin-test-password",
             "AGENT_WAREHOUSE_START_DATE": "2099-01-01T00:00:00+00:00",
             "AGENT_WAREHOUSE_SIGNALS_PROVIDERS": "synthetic",
@@ -176,8 +82,8 @@ class Stack:
             raise
         self.env = self.svc.env()
         self.token = self.env["INTERNAL_JOB_TOKEN"]
-        self.password = "admin-test-password"
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.password, _ = self.svc.password()
+        self.base = self.svc.local_url
 
     def meta(self, query: str, params: tuple = ()) -> list[tuple]:
         """Rows from the services' metadata database."""
@@ -200,8 +106,6 @@ class Stack:
         return done
 
     def logs(self, lines: int = 25) -> str:
-        from tools.airflow_services import SERVICES
-
         return self.svc.tails(SERVICES, lines)
 
     def close(self) -> None:
