@@ -144,6 +144,20 @@ def counted(work: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, i
         return result, audit.rows_written(conn)
 
 
+def counted_rollup(rollup: Callable[[Any, date], dict[str, Any]], period_start: Any) -> Written:
+    """A daily or weekly rollup task's output: ``rollup(conn, day)`` (``periods.daily`` or
+    ``periods.weekly``) for the run's period, the rows it wrote and what it rolled up."""
+    from agent_warehouse.rollups import periods
+
+    rolled, written = counted(rollup, periods.as_date(period_start))
+    details: dict[str, Any] = {"days": [d["day"] for d in rolled["days"]],
+                               "hours_repaired": rolled["hours_repaired"],
+                               "hours_rolled_up": rolled["hours_rolled_up"]}
+    if "weeks" in rolled:
+        details["weeks"] = [w["week_start"] for w in rolled["weeks"]]
+    return {"rows_written": written, "details": details}
+
+
 class AuditScope:
     """Handed to the ``with audited_run(...)`` block: the setup's output and the tasks whose
     :class:`Written` outputs go to the audit row."""

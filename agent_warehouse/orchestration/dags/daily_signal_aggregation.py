@@ -31,8 +31,7 @@ from airflow.sdk import DAG, Param, dag, task
 
 from agent_warehouse import settings
 from agent_warehouse.orchestration.audit import audited_run, close_signal_rows, open_signal_rows
-from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import check_schema_task, default_args, injected
+from agent_warehouse.orchestration.tasks import check_schema_task, dag_settings, injected
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -59,14 +58,8 @@ def build() -> DAG:
     s = settings.current()
 
     @dag(
-        dag_id="daily_signal_aggregation",
+        **dag_settings("daily_signal_aggregation", __doc__, ["signals", "daily", "warehouse"], s),
         schedule=ClosedPeriodTimetable("0 0 * * *", delay=timedelta(minutes=30)),
-        start_date=s.start_date,
-        catchup=s.catchup,
-        max_active_runs=s.max_active_runs,
-        max_active_tasks=s.max_active_tasks,
-        default_args=default_args(s),
-        deadline=deadline_alert("daily_signal_aggregation", s.deadline("daily_signal_aggregation")),
         params={
             "workspace_id": Param(None, type=["null", "string"], pattern=UUID_PATTERN,
                                   description="Score only this workspace (null: every known workspace)"),
@@ -78,8 +71,6 @@ def build() -> DAG:
             "hour": Param(None, type=["null", "string"], pattern=HOUR_PATTERN,
                           description="Ingest only this UTC hour (ISO, e.g. 2026-01-05T10:00:00+00:00)"),
         },
-        doc_md=__doc__,
-        tags=["signals", "daily", "warehouse"],
     )
     def daily_signal_aggregation() -> None:
         @task(multiple_outputs=False)
