@@ -17,12 +17,15 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_warehouse import PROJECT_ROOT
+
+# A DAG's DeadlineAlert: minutes after its run is queued, at least one.
+DeadlineMinutes = Annotated[int, Field(ge=1)]
 
 # Fixed names, not settings: the contract's connection id, the views the refresh DAG keeps.
 WAREHOUSE_CONN_ID = "warehouse"
@@ -78,12 +81,12 @@ class Settings(BaseSettings):
     # AGENT_WAREHOUSE_DEADLINES=off; every scheduled deployment keeps them on.
     deadlines: bool = True
     # Minutes after a run is queued (the seed's SLAs).
-    hourly_deadline_minutes: int = Field(5, ge=1)
-    daily_deadline_minutes: int = Field(15, ge=1)
-    weekly_deadline_minutes: int = Field(30, ge=1)
-    cleanup_deadline_minutes: int = Field(30, ge=1)
-    refresh_deadline_minutes: int = Field(2, ge=1)
-    signals_deadline_minutes: int = Field(60, ge=1)
+    hourly_deadline_minutes: DeadlineMinutes = 5
+    daily_deadline_minutes: DeadlineMinutes = 15
+    weekly_deadline_minutes: DeadlineMinutes = 30
+    cleanup_deadline_minutes: DeadlineMinutes = 30
+    refresh_deadline_minutes: DeadlineMinutes = 2
+    signals_deadline_minutes: DeadlineMinutes = 60
 
     # Where the daily report's HTML pages are written (served by the plugin under /reports).
     reports_dir: str = Field(default_factory=lambda: _data_dir("reports"))
@@ -110,16 +113,11 @@ class Settings(BaseSettings):
 
     # Derived values, as the DAGs and hooks take them.
     @property
-    def retry_delay(self) -> timedelta:
-        return timedelta(seconds=self.retry_delay_seconds)
-
-    @property
-    def max_retry_delay(self) -> timedelta:
-        return timedelta(minutes=self.max_retry_delay_minutes)
-
-    @property
-    def execution_timeout(self) -> timedelta:
-        return timedelta(minutes=self.execution_timeout_minutes)
+    def task_timing(self) -> dict[str, timedelta]:
+        """Every task's retry delays and execution timeout, as Airflow's default_args name them."""
+        return {"retry_delay": timedelta(seconds=self.retry_delay_seconds),
+                "max_retry_delay": timedelta(minutes=self.max_retry_delay_minutes),
+                "execution_timeout": timedelta(minutes=self.execution_timeout_minutes)}
 
     @property
     def refresh_execution_timeout(self) -> timedelta:
@@ -165,9 +163,9 @@ _LEGACY: dict[str, Any] = {
     "MAX_ACTIVE_RUNS": lambda s: s.max_active_runs,
     "MAX_ACTIVE_TASKS": lambda s: s.max_active_tasks,
     "RETRIES": lambda s: s.retries,
-    "RETRY_DELAY": lambda s: s.retry_delay,
-    "MAX_RETRY_DELAY": lambda s: s.max_retry_delay,
-    "EXECUTION_TIMEOUT": lambda s: s.execution_timeout,
+    "RETRY_DELAY": lambda s: s.task_timing["retry_delay"],
+    "MAX_RETRY_DELAY": lambda s: s.task_timing["max_retry_delay"],
+    "EXECUTION_TIMEOUT": lambda s: s.task_timing["execution_timeout"],
     "REFRESH_EXECUTION_TIMEOUT": lambda s: s.refresh_execution_timeout,
     "STATEMENT_TIMEOUT_MS": lambda s: s.statement_timeout_ms,
     "LOCK_TIMEOUT_MS": lambda s: s.lock_timeout_ms,

@@ -1,3 +1,3 @@
-"""The warehouse checks itself (issue 21): reconciliation of the periods a run wrote
+"""The warehouse checks itself: reconciliation of the periods a run wrote
 (``reconcile``), how fresh every rollup table is (``freshness``), and workspaces whose
 agents started failing or slowing down (``anomalies``, sent through ``notify``)."""

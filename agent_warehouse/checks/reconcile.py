@@ -21,10 +21,11 @@ import logging
 import time as clock
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from agent_warehouse.db import one_row, sql, transaction
+from agent_warehouse.rollups import utc_midnight
 
 if TYPE_CHECKING:
     from agent_warehouse.db import Connection
@@ -55,10 +56,6 @@ class ReconciliationError(RuntimeError):
     """A period still differs from its source after it was re-rolled."""
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
 def _fetch(conn: Connection, name: str, params: dict[str, Any]) -> list[Difference]:
     """One check query: one statement, so one snapshot of the period and its source."""
     with transaction(conn) as cur:
@@ -78,7 +75,7 @@ def check_day(conn: Connection, day: date, raw: bool | None = None) -> list[Diff
     ``AGENT_WAREHOUSE_RECONCILE_DAY_RAW``), its hourly rows against the raw rows."""
     from agent_warehouse.checks.settings import reconcile_settings
 
-    start = _midnight(day)
+    start = utc_midnight(day)
     raw = reconcile_settings().day_raw if raw is None else raw
     return _fetch(conn, "checks/day.sql", {"day": day, "start": start, "end": start + DAY, "raw": raw})
 
@@ -92,7 +89,7 @@ def _as_datetime(value: Any) -> datetime:
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
         return value.astimezone(UTC)
-    return _midnight(value)
+    return utc_midnight(value)
 
 
 def _as_date(value: Any) -> date:
@@ -160,8 +157,8 @@ def reconcile(conn: Connection, hours: list[Any] = (), days: list[Any] = (), wee
     covered = set(day_set)
     hour_set = sorted({h for h in map(_as_datetime, hours) if h.date() not in covered})
     week_set = sorted({_as_date(w) for w in weeks})
-    periods = ([("hour", h) for h in hour_set] + [("day", _midnight(d)) for d in day_set]
-               + [("week", _midnight(w)) for w in week_set])
+    periods = ([("hour", h) for h in hour_set] + [("day", utc_midnight(d)) for d in day_set]
+               + [("week", utc_midnight(w)) for w in week_set])
     started = clock.perf_counter()
     checking = 0.0
     incidents: list[int] = []

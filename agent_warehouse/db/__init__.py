@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     Connection = psycopg.Connection[tuple[Any, ...]]
 
 # psycopg is imported where a connection is made, not here: DAG files import this module,
-# and psycopg's import (about 0.1 s, more on a busy host) would be paid at every parse.
+# and psycopg's import would be paid at every parse (docs/performance.md).
 
 
 @cache

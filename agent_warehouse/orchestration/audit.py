@@ -22,9 +22,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from typing import Any, TypedDict
 
-from agent_warehouse.db import audit, sql, transaction, warehouse
+from agent_warehouse.db import audit, warehouse
 from agent_warehouse.orchestration.timetables import with_run_period
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,15 @@ def run_outcome(context: Any) -> Outcome:
 def open_row(job_type: str, context: Any) -> int:
     """Open (or, for a rerun of the same DAG run, reopen) the run's row; returns its id."""
     dag_run = context["dag_run"]
+    run_type, triggered_by = audit.run_identity(dag_run)
     with warehouse() as conn:
         return audit.start_job(
             conn,
             job_type=job_type,
             dag_id=dag_run.dag_id,
             run_id=dag_run.run_id,
-            run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
-            triggered_by=getattr(dag_run, "triggering_user_name", None),
+            run_type=run_type,
+            triggered_by=triggered_by,
             period_start=context.get("data_interval_start"),
             period_end=context.get("data_interval_end"),
         )
@@ -91,12 +93,69 @@ def close_row(job_id: int, written: dict[str, Written | None], outcome: Outcome,
                          error=outcome["error"], details=details)
 
 
+def open_signal_rows(job_type: str, context: Any) -> dict[str, Any]:
+    """``daily_signal_aggregation``'s setup: the run's day and, for a run over every
+    workspace, its run-level row (each workspace's task claims its own row)."""
+    from agent_warehouse.signals import pipeline
+
+    dag_run, start = context["dag_run"], context.get("data_interval_start")
+    # Runs without a logical date (the API's) take the last day closed at run_after.
+    day = start.date() if start is not None else dag_run.run_after.date() - timedelta(days=1)
+    job_id = None
+    if context["params"]["workspace_id"] is None:
+        run_type, triggered_by = audit.run_identity(dag_run)
+        period_start, period_end = pipeline.day_bounds(day)
+        with warehouse() as conn:
+            job_id = audit.claim_job(conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id,
+                                     period_start=period_start, period_end=period_end,
+                                     run_type=run_type, triggered_by=triggered_by)
+    return {"day": day.isoformat(), "run_job_id": job_id}
+
+
+def close_signal_rows(opened: dict[str, Any], written: dict[str, Any], outcome: Outcome, context: Any) -> None:
+    """``daily_signal_aggregation``'s teardown: the run-level row gets the run's state and
+    the workspaces' totals; rows of this run that no task closed (an upstream task failed)
+    are marked failed."""
+    from agent_warehouse.signals import pipeline
+
+    dag_run = context["dag_run"]
+    # Indexed up to its length: iterating the mapped outputs reads one past the end and logs
+    # an "XCom not found" error.
+    mapped = written.get("score_and_rank") or []
+    results = [r for r in (mapped[i] for i in range(len(mapped))) if r]
+    with warehouse() as conn:
+        if opened["run_job_id"]:
+            scored = sum(r["companies_scored"] for r in results)
+            ranked = sum(r["ranked_count"] for r in results)
+            audit.finish_job(conn, opened["run_job_id"], status=outcome["status"], rows_written=scored + ranked,
+                             error=outcome["error"], details={"workspaces": len(results)},
+                             signals={"inserted": (written.get("ingest") or {}).get("inserted", 0),
+                                      "companies_scored": scored, "ranked_count": ranked},
+                             period=pipeline.day_bounds(date.fromisoformat(opened["day"])))
+        if outcome["error"]:
+            audit.fail_open_jobs(conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id, error=outcome["error"])
+
+
 def counted(work: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int]:
     """``work(conn, ...)`` on the task's own warehouse connection, and the rollup rows it
     wrote (inserted, updated or deleted; migration 0014), for the task's :class:`Written`."""
     with warehouse() as conn:
         result = work(conn, *args, **kwargs)
         return result, audit.rows_written(conn)
+
+
+def counted_rollup(rollup: Callable[[Any, date], dict[str, Any]], period_start: Any) -> Written:
+    """A daily or weekly rollup task's output: ``rollup(conn, day)`` (``periods.daily`` or
+    ``periods.weekly``) for the run's period, the rows it wrote and what it rolled up."""
+    from agent_warehouse.rollups import periods
+
+    rolled, written = counted(rollup, periods.as_date(period_start))
+    details: dict[str, Any] = {"days": [d["day"] for d in rolled["days"]],
+                               "hours_repaired": rolled["hours_repaired"],
+                               "hours_rolled_up": rolled["hours_rolled_up"]}
+    if "weeks" in rolled:
+        details["weeks"] = [w["week_start"] for w in rolled["weeks"]]
+    return {"rows_written": written, "details": details}
 
 
 class AuditScope:
@@ -133,10 +192,7 @@ def close_abandoned_rows(context: Any) -> list[int]:
     ti, dag_run = context["ti"], context["dag_run"]
     closed = []
     with warehouse() as conn:
-        with transaction(conn) as cur:
-            cur.execute(sql("audit/unclosed_rows.sql"), {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id})
-            open_rows = cur.fetchall()
-        for job_id, run_id in open_rows:
+        for job_id, run_id in audit.unclosed_rows(conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id):
             try:
                 state = ti.get_dagrun_state(dag_run.dag_id, run_id)
             except Exception:  # a run Airflow does not know (yet): leave its row as it is
@@ -144,9 +200,7 @@ def close_abandoned_rows(context: Any) -> list[int]:
             state = getattr(state, "value", state)
             if state not in ("success", "failed"):  # still queued or running
                 continue
-            with transaction(conn) as cur:
-                cur.execute(sql("audit/close_abandoned.sql"),
-                            {"id": job_id, "status": state, "closed_by": dag_run.run_id})
+            audit.close_abandoned(conn, job_id, status=state, closed_by=dag_run.run_id)
             closed.append(job_id)
     return closed
 

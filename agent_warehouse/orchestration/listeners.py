@@ -17,41 +17,43 @@ warehouse's history outlives Airflow's metadata, like the rows the run wrote.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from airflow.listeners import hookimpl
 
+from agent_warehouse.db import audit
 from agent_warehouse.orchestration.deadlines import fix_airflow_in_this_process
 
 log = logging.getLogger(__name__)
 
 
-def _follow(dag_run: Any, script: str, params: dict[str, Any]) -> None:
-    from agent_warehouse.db import sql, transaction, warehouse
+def _follow(dag_run: Any, change: Callable[..., list[int]], **params: Any) -> None:
+    """``change(conn, dag_id=, run_id=, **params)`` on the run's rows, never raising."""
+    from agent_warehouse.db import warehouse
 
     try:
-        with warehouse() as conn, transaction(conn) as cur:
-            cur.execute(sql(script), {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, **params})
-            changed = [r[0] for r in cur.fetchall()]
+        with warehouse() as conn:
+            changed = change(conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id, **params)
         if changed:
-            log.info("audit rows %s of %s %s: %s", changed, dag_run.dag_id, dag_run.run_id, script)
+            log.info("audit rows %s of %s %s: %s", changed, dag_run.dag_id, dag_run.run_id, change.__name__)
     except Exception:  # the warehouse being down must not stop Airflow's scheduler or API
         log.exception("could not update the audit rows of %s %s", dag_run.dag_id, dag_run.run_id)
 
 
 @hookimpl
 def on_dag_run_running(dag_run: Any, msg: str) -> None:
-    _follow(dag_run, "audit/reopen_cleared_run.sql", {})
+    _follow(dag_run, audit.reopen_cleared_run)
 
 
 @hookimpl
 def on_dag_run_success(dag_run: Any, msg: str) -> None:
-    _follow(dag_run, "audit/follow_run_state.sql", {"status": "success", "note": msg})
+    _follow(dag_run, audit.follow_run_state, status="success", note=msg)
 
 
 @hookimpl
 def on_dag_run_failed(dag_run: Any, msg: str) -> None:
-    _follow(dag_run, "audit/follow_run_state.sql", {"status": "failed", "note": f"run failed: {msg}"})
+    _follow(dag_run, audit.follow_run_state, status="failed", note=f"run failed: {msg}")
 
 
 fix_airflow_in_this_process()

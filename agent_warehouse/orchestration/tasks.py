@@ -38,14 +38,51 @@ def default_args(s: settings.Settings) -> dict[str, Any]:
     return {
         "owner": "data-platform",
         "retries": s.retries,
-        "retry_delay": s.retry_delay,
         "retry_exponential_backoff": True,
-        "max_retry_delay": s.max_retry_delay,
-        "execution_timeout": s.execution_timeout,
+        **s.task_timing,
         "on_failure_callback": record_task_failure,
         # Every task takes a slot of the warehouse pool: bounded concurrent load on PostgreSQL.
         "pool": s.pool,
     }
+
+
+def dag_settings(dag_id: str, doc_md: str | None, tags: list[str], s: settings.Settings | None = None,
+                 **overrides: Any) -> dict[str, Any]:
+    """The ``@dag`` arguments every DAG of the package gives the same way: its id, doc and
+    tags, and from the settings ``s`` (default: ``settings.current()``) start date, catchup,
+    concurrency, default args and its DeadlineAlert; ``overrides`` replace some."""
+    from agent_warehouse.orchestration.deadlines import deadline_alert
+
+    s = s or settings.current()
+
+    return {"dag_id": dag_id, "doc_md": doc_md, "tags": tags, "start_date": s.start_date, "catchup": s.catchup,
+            "max_active_runs": s.max_active_runs, "max_active_tasks": s.max_active_tasks,
+            "default_args": default_args(s), "deadline": deadline_alert(dag_id, s.deadline(dag_id)),
+            **overrides}
+
+
+# The daily and weekly DAGs' rollup task of each grain: (task id, what it does).
+PERIOD_ROLLUPS = {
+    "daily": ("rollup_days", "Hours up to date, then this day and every earlier changed day, one transaction each."),
+    "weekly": ("rollup_weeks", "Hours and days up to date, then this week and every earlier changed week."),
+}
+
+
+def period_rollup_task(grain: str, tables: tuple[str, ...]) -> Any:
+    """The rollup task of the daily (``grain="daily"``) or weekly DAG, writing ``tables``: its
+    output (``Written``) is the rows written and the periods rolled up."""
+    from airflow.sdk import task
+
+    task_id, doc = PERIOD_ROLLUPS[grain]
+
+    @task(task_id=task_id, multiple_outputs=False, outlets=[table_asset(t) for t in tables], doc_md=doc)
+    def rollup(data_interval_start: Any = None) -> Any:
+        from agent_warehouse.orchestration.audit import counted_rollup
+        from agent_warehouse.rollups import periods
+
+        return counted_rollup(getattr(periods, grain), data_interval_start)
+
+    return rollup
 
 
 def table_asset(table: str) -> Any:

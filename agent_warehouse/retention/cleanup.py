@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from agent_warehouse import settings
 from agent_warehouse.db import run_script
 from agent_warehouse.reports.log_lines import summarised
-from agent_warehouse.rollups import hourly
+from agent_warehouse.rollups import hourly, utc_midnight
 
 if TYPE_CHECKING:
     from agent_warehouse.db import Connection
@@ -61,10 +61,6 @@ class Retention:
         }
 
 
-def midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
 def hours_to_repair(conn: Connection, keep_from: date) -> list[datetime]:
     """Hours before ``keep_from`` (not yet dropped) that are dirty or not rolled up."""
     return [r[0] for r in run_script(conn, "cleanup/hours_to_repair.sql", {"keep_from": keep_from})]
@@ -76,7 +72,7 @@ def ensure_daily_rollups_current(conn: Connection, keep_from: date) -> list[str]
     from agent_warehouse.rollups import periods
 
     ((oldest,),) = run_script(conn, "cleanup/oldest_rolled_up_hour.sql",
-                              {"before": periods.utc_midnight(keep_from)})
+                              {"before": utc_midnight(keep_from)})
     if oldest is None:
         return []
     days = periods.stale_periods(conn, "day", periods.as_date(oldest), keep_from)
@@ -117,8 +113,8 @@ def drop_expired_raw(conn: Connection, keep_from: date) -> dict[str, Any]:
 def delete_expired_rollups(conn: Connection, horizons: dict[str, date]) -> dict[str, int]:
     """Hourly rollups and audit rows past their retention (small tables: plain DELETE)."""
     rows = run_script(conn, "cleanup/delete_expired_rollups.sql", {
-        "hourly_before": midnight(horizons["hourly_kept_from"]),
-        "job_runs_before": midnight(horizons["job_runs_kept_from"]),
+        "hourly_before": utc_midnight(horizons["hourly_kept_from"]),
+        "job_runs_before": utc_midnight(horizons["job_runs_kept_from"]),
     })
     return dict(zip(("hourly_rows", "rejected_rows", "job_runs", "deadline_misses"), rows[0],
                     strict=True))

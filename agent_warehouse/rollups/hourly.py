@@ -8,27 +8,15 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from agent_warehouse.db import run_script_results, sql, transaction
+from agent_warehouse.db import sql, transaction
 from agent_warehouse.reports.log_lines import summarised
+from agent_warehouse.rollups import run_guarded
 
 if TYPE_CHECKING:
     from agent_warehouse.db import Connection
 
 HOUR = timedelta(hours=1)
 log = logging.getLogger(__name__)
-
-
-def run_guarded(conn: Connection, name: str, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], str | None]:
-    """Run a rollup script (hour, day or week) in one transaction (``db.run_script``).
-
-    Returns its last result and, when the period is past retention, the message of its
-    guard (the ``past_retention`` column; the script then changed nothing), logged here.
-    """
-    results = run_script_results(conn, name, params)
-    kept = next((rows[0][0] for columns, rows in results if columns[:1] == ("past_retention",)), None)
-    if kept:
-        log.info("%s", kept)
-    return results[-1][1], kept
 
 
 def rollup_hour(conn: Connection, start: datetime) -> dict[str, Any]:

@@ -16,23 +16,19 @@ keeps its rows as they are and says so (docs/retention.md), whatever run asks fo
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from agent_warehouse.db import sql, transaction
 from agent_warehouse.reports.log_lines import summarised
-from agent_warehouse.rollups import hourly
+from agent_warehouse.rollups import hourly, run_guarded, utc_midnight
 
 if TYPE_CHECKING:
     from agent_warehouse.db import Connection
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
-
-
-def utc_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def as_date(value: Any) -> date:
@@ -100,7 +96,7 @@ def rollup_day(conn: Connection, day: date) -> dict[str, Any]:
     """Recompute every daily table for ``day`` in one transaction (or keep it, ``kept``,
     when it is past retention)."""
     start = utc_midnight(day)
-    ((d, metric_rows, user_rows),), kept = hourly.run_guarded(
+    ((d, metric_rows, user_rows),), kept = run_guarded(
         conn, "daily/rollup_day.sql", {"day": day, "start": start, "end": start + DAY})
     return {"day": d, "metric_rows": metric_rows, "user_rows": user_rows, "kept": kept is not None}
 
@@ -110,7 +106,7 @@ def rollup_week(conn: Connection, week_start: date) -> dict[str, Any]:
     transaction (or keep it, ``kept``, when it is past retention)."""
     if week_start.isoweekday() != 1:
         raise ValueError(f"a week starts on a Monday, not {week_start}")
-    ((w, metric_rows, activity_rows),), kept = hourly.run_guarded(
+    ((w, metric_rows, activity_rows),), kept = run_guarded(
         conn, "weekly/rollup_week.sql", {"week": week_start})
     return {"week_start": w, "metric_rows": metric_rows, "activity_rows": activity_rows,
             "kept": kept is not None}

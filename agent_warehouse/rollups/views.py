@@ -20,14 +20,3 @@ def refresh(conn: Connection, views: tuple[str, ...] = settings.DASHBOARD_VIEWS)
     """Refresh every dashboard view; return the seconds each refresh took (server side)."""
     return {name: float(run_script(conn, "views/refresh_view.sql", {"name": name})[0][0])
             for name in views}
-
-
-def refresh_with_hook() -> dict[str, float]:
-    """Task body: refresh through the Airflow ``warehouse`` connection."""
-    from agent_warehouse.db import hook_connection
-
-    conn = hook_connection()
-    try:
-        return refresh(conn)
-    finally:
-        conn.close()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import re
@@ -40,6 +39,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
+
+from agent_warehouse.web import airflow_adapter
 
 if TYPE_CHECKING:
     from agent_warehouse.db import Connection
@@ -132,54 +133,22 @@ def run_after(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0, 30), tzinfo=UTC)
 
 
-def dag_state() -> tuple[bool, bool]:
-    """(known, paused) for the DAG in Airflow's metadata database."""
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        model = session.get(DagModel, DAG_ID)
-        return model is not None, bool(model and model.is_paused)
-
-
-def dag_run_exists(run_id: str) -> bool:
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        return session.scalar(select(DagRun.id).where(DagRun.dag_id == DAG_ID, DagRun.run_id == run_id)) is not None
-
-
 def _trigger(run_id: str, conf: dict[str, Any], day: date) -> None:
     """Start the DAG run (the scheduler executes it); an existing run of that id is the run."""
-    from airflow.api.common.trigger_dag import trigger_dag
-    from airflow.exceptions import DagRunAlreadyExists
-    from airflow.utils.types import DagRunTriggeredByType
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        # No logical date: runs of several workspaces for the same day must not collide on
-        # (dag_id, logical_date); the DAG takes the day before run_after, as a manual run does.
-        trigger_dag(DAG_ID, run_id=run_id, conf=conf, logical_date=None, run_after=run_after(day),
-                    triggered_by=DagRunTriggeredByType.REST_API, triggering_user_name="internal_api")
-    except (DagRunAlreadyExists, IntegrityError):  # IntegrityError: a concurrent replay won the race
-        log.info("DAG run %s already exists; answering with it", run_id)
+    airflow_adapter.trigger(DAG_ID, run_id, conf, run_after(day), user="internal_api")
 
 
 def _start(conn: Connection, job_id: int, run_id: str, conf: dict[str, Any], day: date, replayable: bool) -> None:
     """Trigger the run of a queued row. A failure leaves a keyed row queued, so the client's
     retry with the same key starts it; a row without a key (nobody can retry it) fails."""
-    from agent_warehouse.db import sql, transaction
+    from agent_warehouse.db import audit
 
     try:
         _trigger(run_id, conf, day)
     except Exception as exc:
         log.exception("could not trigger %s", DAG_ID)
         if not replayable:
-            with transaction(conn) as cur:
-                cur.execute(sql("web/fail_unstarted_job.sql"),
-                            {"id": job_id, "error": f"could not start {DAG_ID}: {type(exc).__name__}"})
+            audit.fail_unstarted_job(conn, job_id, f"could not start {DAG_ID}: {type(exc).__name__}")
         raise HTTPException(503, f"could not start {DAG_ID}: {type(exc).__name__}") from None
 
 
@@ -187,10 +156,10 @@ def queue_run(kind: str, day: date, workspace_id: str | None, pack_id: str | Non
               x_idempotency_key: str | None, conf_extra: dict[str, Any] | None = None) -> JSONResponse:
     """Create the audit row under the run id, then trigger that run (the shared path of every
     POST). ``kind`` scopes the idempotency key: the same key on two endpoints is two jobs."""
-    from agent_warehouse.db import one_row, sql, transaction
+    from agent_warehouse.db import audit
     from agent_warehouse.signals import score
 
-    known, paused = dag_state()
+    known, paused = airflow_adapter.dag_state(DAG_ID)
     if not known:
         raise HTTPException(503, f"{DAG_ID} is not in Airflow yet (the dag-processor has not parsed it)")
     if paused:  # a run of a paused DAG would stay queued for ever
@@ -206,28 +175,24 @@ def queue_run(kind: str, day: date, workspace_id: str | None, pack_id: str | Non
         conf = {"workspace_id": workspace_id, "pack_id": pack_id, **(conf_extra or {})}
         details = {"pack_id": pack_id, "day": day.isoformat(), "conf": conf}
         # Committed before the trigger: the run claims this row by its run id.
-        with transaction(conn) as cur:
-            cur.execute(sql("web/queue_job.sql"), {"dag_id": DAG_ID, "run_id": run_id, "key": key,
-                                                   "workspace_id": workspace_id, "details": json.dumps(details)})
-            created = cur.fetchone()
-        if created is None:  # same key and workspace: the existing job, never a second run
-            with transaction(conn) as cur:
-                cur.execute(sql("web/job_by_key.sql"), {"key": key})
-                row = one_row(cur)  # the key's row: inserted or kept by queue_job.sql just now
+        job_id = audit.queue_job(conn, dag_id=DAG_ID, run_id=run_id, key=key, workspace_id=workspace_id,
+                                 details=details)
+        if job_id is None:  # same key and workspace: the existing job, never a second run
+            row = audit.job_by_key(conn, key)  # inserted or kept by queue_job just now
             job_id, status, *_, run_id, ws, pack, first_day, first_conf = row
             _same_parameters(x_idempotency_key, first={"day": first_day, "pack_id": pack,
                                                        "hour": (first_conf or {}).get("hour")},
                              now={"day": day.isoformat(), "pack_id": pack_id, "hour": conf.get("hour")})
-            if status == "queued" and not dag_run_exists(run_id):
+            if status == "queued" and not airflow_adapter.dag_run_exists(DAG_ID, run_id):
                 # The first call died between its commit and its trigger: start that run now.
                 _start(conn, job_id, run_id, first_conf or {"workspace_id": ws, "pack_id": pack},
                        date.fromisoformat(first_day) if first_day else day, replayable=True)
             return JSONResponse(_body(row), status_code=200)
-        job_id = created[0]
         _start(conn, job_id, run_id, conf, day, replayable=x_idempotency_key is not None)
-        with transaction(conn) as cur:
-            cur.execute(sql("web/job_by_id.sql"), {"id": job_id})
-            return JSONResponse(_body(one_row(cur)), status_code=202)
+        created = audit.job_by_id(conn, job_id)
+        if created is None:  # it was inserted above, and nothing deletes a queued row
+            raise HTTPException(500, f"job run {job_id} vanished")
+        return JSONResponse(_body(created), status_code=202)
     finally:
         conn.close()
 
@@ -316,7 +281,7 @@ def run_daily_aggregation(
 
 
 # The seed's granular mode: each endpoint starts a run of the same DAG that executes only its
-# step (the DAG's `steps` param); the other steps' tasks are skipped.
+# step (the DAG's `steps` param); the other steps' tasks succeed doing nothing.
 @app.post("/run_ingest")
 def run_ingest(
     hour: Annotated[str | None, Query()] = None,  # the UTC hour to ingest; default the last closed one
@@ -351,13 +316,11 @@ def run_score(
 
 @app.get("/job_runs/{job_run_id}")
 def job_run(job_run_id: int) -> dict[str, Any]:
-    from agent_warehouse.db import sql, transaction
+    from agent_warehouse.db import audit
 
     conn = _connect()
     try:
-        with transaction(conn) as cur:
-            cur.execute(sql("web/job_by_id.sql"), {"id": job_run_id})
-            row = cur.fetchone()
+        row = audit.job_by_id(conn, job_run_id)
     finally:
         conn.close()
     if row is None:

@@ -29,10 +29,9 @@ from airflow.sdk import DAG, Param, dag, task
 
 from agent_warehouse import SQL_DIR, settings
 from agent_warehouse.orchestration.audit import Written, audited_run
-from agent_warehouse.orchestration.deadlines import deadline_alert
 from agent_warehouse.orchestration.tasks import (
     check_schema_task,
-    default_args,
+    dag_settings,
     ensure_partitions_task,
     injected,
 )
@@ -45,15 +44,10 @@ def build() -> DAG:
     s = settings.current()
 
     @dag(
-        dag_id="cleanup_old_data",
+        # Retention runs in day order, never two at once.
+        **dag_settings("cleanup_old_data", __doc__, ["retention", "daily", "warehouse"], s, max_active_runs=1),
         schedule=ClosedPeriodTimetable("0 0 * * *", delay=timedelta(hours=3)),
-        start_date=s.start_date,
-        catchup=s.catchup,
-        max_active_runs=1,  # retention runs in day order, never two at once
-        max_active_tasks=s.max_active_tasks,
-        default_args=default_args(s),
         template_searchpath=[str(SQL_DIR)],
-        deadline=deadline_alert("cleanup_old_data", s.deadline("cleanup_old_data")),
         # Per-run overrides (trigger with conf); empty means the Airflow Variable
         # `agent_warehouse_retention` (JSON, same keys), then the settings.
         params={
@@ -66,8 +60,6 @@ def build() -> DAG:
                                    description="Keep ops.job_runs rows this many days (default "
                                                f"{s.job_runs_retention_days})"),
         },
-        doc_md=__doc__,
-        tags=["retention", "daily", "warehouse"],
     )
     def cleanup_old_data() -> None:
         @task(multiple_outputs=False)

@@ -29,11 +29,14 @@ from typing import Any
 
 from airflow.sdk import DAG, dag, task
 
-from agent_warehouse import settings
 from agent_warehouse.checks.tasks import anomalies_task, reconcile_task
 from agent_warehouse.orchestration.audit import Written, audited_run
-from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import check_schema_task, default_args, table_asset
+from agent_warehouse.orchestration.tasks import (
+    check_schema_task,
+    dag_settings,
+    period_rollup_task,
+    table_asset,
+)
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 DAILY_TABLES = ("execution_metrics_daily", "runtime_sketch_daily",
@@ -43,34 +46,11 @@ DAILY_TABLES = ("execution_metrics_daily", "runtime_sketch_daily",
 def build() -> DAG:
     """The ``daily_rollup`` DAG under the settings as the environment holds them now; a DAG file
     calls this and keeps the result in its globals."""
-    s = settings.current()
-    daily_tables = [table_asset(t) for t in DAILY_TABLES]
-
     @dag(
-        dag_id="daily_rollup",
+        **dag_settings("daily_rollup", __doc__, ["rollup", "daily", "warehouse"]),
         schedule=ClosedPeriodTimetable("0 0 * * *", delay=timedelta(hours=1)),
-        start_date=s.start_date,
-        catchup=s.catchup,
-        max_active_runs=s.max_active_runs,
-        max_active_tasks=s.max_active_tasks,
-        default_args=default_args(s),
-        deadline=deadline_alert("daily_rollup", s.deadline("daily_rollup")),
-        doc_md=__doc__,
-        tags=["rollup", "daily", "warehouse"],
     )
     def daily_rollup() -> None:
-        @task(multiple_outputs=False, outlets=daily_tables)
-        def rollup_days(data_interval_start: datetime | None = None) -> Written:
-            """Hours up to date, then this day and every earlier changed day, one transaction each."""
-            from agent_warehouse.orchestration.audit import counted
-            from agent_warehouse.rollups import periods
-
-            rolled, written = counted(periods.daily, periods.as_date(data_interval_start))
-            return {"rows_written": written,
-                    "details": {"days": [d["day"] for d in rolled["days"]],
-                                "hours_repaired": rolled["hours_repaired"],
-                                "hours_rolled_up": rolled["hours_rolled_up"]}}
-
         @task(multiple_outputs=False, outlets=[table_asset("workspace_health_daily")])
         def score_health(rolled: Written, data_interval_start: datetime | None = None) -> Written:
             """Health scores for every day just recomputed and the days whose baseline they are."""
@@ -106,8 +86,8 @@ def build() -> DAG:
             return {"inserted": out["inserted"], "workspaces": len(out["workspaces"])}
 
         with audited_run("daily_rollup", after=check_schema_task()) as run:
-            rolled = rollup_days()
-            health = score_health(rolled)  # type: ignore[arg-type]  # an XComArg: the Written at run time
+            rolled = period_rollup_task("daily", DAILY_TABLES)()
+            health = score_health(rolled)  # an XComArg: the Written at run time
             report = write_report()
             health >> report
             # self-checks (agent_warehouse/checks): before the report, which lists what they found

@@ -30,9 +30,8 @@ from typing import Any
 from airflow.sdk import DAG, Param, dag, task
 
 from agent_warehouse import settings
-from agent_warehouse.orchestration.audit import Outcome, audited_run
-from agent_warehouse.orchestration.deadlines import deadline_alert
-from agent_warehouse.orchestration.tasks import check_schema_task, default_args, injected
+from agent_warehouse.orchestration.audit import audited_run, close_signal_rows, open_signal_rows
+from agent_warehouse.orchestration.tasks import check_schema_task, dag_settings, injected
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -53,58 +52,14 @@ def asked(step: str, params: dict[str, Any] | None) -> bool:
     return False
 
 
-def open_rows(job_type: str, context: Any) -> dict[str, Any]:
-    """Setup: the run's day and, for a run over every workspace, its run-level row."""
-    from agent_warehouse.db import warehouse
-    from agent_warehouse.signals import pipeline
-
-    dag_run, start = context["dag_run"], context.get("data_interval_start")
-    # Runs without a logical date (the API's) take the last day closed at run_after.
-    day = start.date() if start is not None else dag_run.run_after.date() - timedelta(days=1)
-    job_id = None
-    if context["params"]["workspace_id"] is None:
-        with warehouse() as conn:
-            job_id = pipeline.start_run_job(
-                conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id, day=day,
-                run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
-                triggered_by=getattr(dag_run, "triggering_user_name", None))
-    return {"day": day.isoformat(), "run_job_id": job_id}
-
-
-def close_rows(opened: dict[str, Any], written: dict[str, Any], outcome: Outcome, context: Any) -> None:
-    """Teardown: the run-level row gets the run's state and totals; rows of this run that no
-    task closed (an upstream task failed) are marked failed."""
-    from agent_warehouse.db import warehouse
-    from agent_warehouse.signals import pipeline
-
-    dag_run = context["dag_run"]
-    # Indexed up to its length: iterating the mapped outputs reads one past the end and logs
-    # an "XCom not found" error.
-    mapped = written.get("score_and_rank") or []
-    results = [r for r in (mapped[i] for i in range(len(mapped))) if r]
-    with warehouse() as conn:
-        if opened["run_job_id"]:
-            pipeline.finish_run_job(conn, opened["run_job_id"], day=date.fromisoformat(opened["day"]),
-                                    inserted=(written.get("ingest") or {}).get("inserted", 0),
-                                    results=results, error=outcome["error"])
-        if outcome["error"]:
-            pipeline.fail_open_jobs(conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id, error=outcome["error"])
-
-
 def build() -> DAG:
     """The ``daily_signal_aggregation`` DAG under the settings as the environment holds them now; a DAG file
     calls this and keeps the result in its globals."""
     s = settings.current()
 
     @dag(
-        dag_id="daily_signal_aggregation",
+        **dag_settings("daily_signal_aggregation", __doc__, ["signals", "daily", "warehouse"], s),
         schedule=ClosedPeriodTimetable("0 0 * * *", delay=timedelta(minutes=30)),
-        start_date=s.start_date,
-        catchup=s.catchup,
-        max_active_runs=s.max_active_runs,
-        max_active_tasks=s.max_active_tasks,
-        default_args=default_args(s),
-        deadline=deadline_alert("daily_signal_aggregation", s.deadline("daily_signal_aggregation")),
         params={
             "workspace_id": Param(None, type=["null", "string"], pattern=UUID_PATTERN,
                                   description="Score only this workspace (null: every known workspace)"),
@@ -116,8 +71,6 @@ def build() -> DAG:
             "hour": Param(None, type=["null", "string"], pattern=HOUR_PATTERN,
                           description="Ingest only this UTC hour (ISO, e.g. 2026-01-05T10:00:00+00:00)"),
         },
-        doc_md=__doc__,
-        tags=["signals", "daily", "warehouse"],
     )
     def daily_signal_aggregation() -> None:
         @task(multiple_outputs=False)
@@ -165,22 +118,22 @@ def build() -> DAG:
         @task(multiple_outputs=False, map_index_template="{{ task.op_kwargs['workspace_id'] }}")
         def score_and_rank(workspace_id: str, opened: dict[str, Any], report: dict[str, Any], params: dict[str, Any] | None = None, dag_run: Any = None) -> dict[str, Any] | None:
             """One workspace: scores, the ranked list (logged and stored) and its audit row."""
-            from agent_warehouse.db import warehouse
+            from agent_warehouse.db import audit, warehouse
             from agent_warehouse.signals import pipeline
 
             if not asked("score", params):
                 return None
+            run_type, triggered_by = audit.run_identity(dag_run)
             with warehouse() as conn:
                 result = pipeline.score_workspace(
                     conn, day=date.fromisoformat(opened["day"]), workspace_id=workspace_id,
                     pack_id=injected(params, "params")["pack_id"],
                     inserted=report["inserted"], dag_id=dag_run.dag_id, run_id=dag_run.run_id,
-                    run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
-                    triggered_by=getattr(dag_run, "triggering_user_name", None))
+                    run_type=run_type, triggered_by=triggered_by)
             return {k: result[k] for k in ("workspace_id", "pack_id", "companies_scored", "ranked_count")}
 
-        with audited_run("daily_aggregation", after=check_schema_task(), open_fn=open_rows,
-                         close_fn=close_rows) as run:
+        with audited_run("daily_aggregation", after=check_schema_task(), open_fn=open_signal_rows,
+                         close_fn=close_signal_rows) as run:
             planned = plan()
             report = ingest(run.opened)
             derived = derive(run.opened)

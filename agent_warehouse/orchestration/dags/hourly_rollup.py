@@ -34,10 +34,9 @@ from airflow.sdk import DAG, chain, dag, task
 from agent_warehouse import SQL_DIR, settings
 from agent_warehouse.checks.tasks import anomalies_task, reconcile_task
 from agent_warehouse.orchestration.audit import Written, audited_run
-from agent_warehouse.orchestration.deadlines import deadline_alert
 from agent_warehouse.orchestration.tasks import (
     check_schema_task,
-    default_args,
+    dag_settings,
     ensure_partitions_task,
     injected,
     sql_written,
@@ -57,17 +56,9 @@ def build() -> DAG:
     hourly_tables = [table_asset(t) for t in HOURLY_TABLES]
 
     @dag(
-        dag_id="hourly_rollup",
+        **dag_settings("hourly_rollup", __doc__, ["rollup", "hourly", "warehouse"], s),
         schedule=ClosedPeriodTimetable("0 * * * *", delay=timedelta(minutes=5)),
-        start_date=s.start_date,
-        catchup=s.catchup,
-        max_active_runs=s.max_active_runs,
-        max_active_tasks=s.max_active_tasks,
-        default_args=default_args(s),
         template_searchpath=[str(SQL_DIR)],
-        deadline=deadline_alert("hourly_rollup", s.deadline("hourly_rollup")),
-        doc_md=__doc__,
-        tags=["rollup", "hourly", "warehouse"],
     )
     def hourly_rollup() -> None:
         @task(multiple_outputs=False, outlets=hourly_tables)

@@ -10,7 +10,7 @@ refreshes the dashboard materialized views CONCURRENTLY, so dashboards never wai
 - `analytics.workspace_leaderboard_7d`: workspaces ranked by credits over 7 days, with
   runs, success rate and active users.
 
-`hourly_rollup` refreshes them as well once an hour is rolled up. One `ops.job_runs` row
+This DAG is the only one that refreshes them. One `ops.job_runs` row
 per run (setup `start_audit`, teardown `finish_audit`, docs/audit.md), with each view's
 refresh time in its details.
 """

@@ -1,5 +1,5 @@
 -- Recompute one UTC day [start, end) of every daily table from the hourly partials, as
--- one transaction. Callers: agent_warehouse.periods (daily and weekly runs), after every
+-- one transaction. Callers: agent_warehouse.rollups.periods (daily and weekly runs), after every
 -- hour of the day is up to date. Re-running it for a day gives the same rows.
 
 -- One writer per day at a time.
@@ -19,8 +19,8 @@ SET LOCAL work_mem = '128MB';
 SELECT ops.begin_rollup('day', %(start)s::timestamptz) AS invalidations_consumed;
 
 -- The day's runtime sketch: the bucket-wise sum of its hourly sketches, merged one
--- workspace at a time by ops.sketch_merge (migration 0021): 0.7 s against 2.0 s for one
--- hash over every (workspace, bucket) of the day at 1,000 workspaces.
+-- workspace at a time by ops.sketch_merge (migration 0021): faster than one hash over every
+-- (workspace, bucket) of the day (figures: docs/performance.md).
 CREATE TEMP TABLE day_runtime_sketch ON COMMIT DROP AS
 WITH hours AS (
     -- A fixed order: float sums depend on it, and reruns must give identical rows.

@@ -1,6 +1,6 @@
 -- Recompute one ISO week [start, end) (Monday to Monday, UTC) of every weekly table from
--- the daily rows, as one transaction. Callers: agent_warehouse.periods (weekly runs), after
--- every day of the week is up to date. Re-running it for a week gives the same rows.
+-- the daily rows, as one transaction. Callers: agent_warehouse.rollups.periods (weekly runs),
+-- after every day of the week is up to date. Re-running it for a week gives the same rows.
 
 SELECT pg_advisory_xact_lock(ops.lock_key('rollup_week'), (%(week)s::date - date '2000-01-03') / 7);
 

@@ -67,7 +67,7 @@ FAILURES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "daily_signal_aggregation": {
         "check_schema": ("call", "agent_warehouse.db.migrations:check_current"),
-        "start_audit": ("call", "agent_warehouse.signals.pipeline:start_run_job"),
+        "start_audit": ("call", "agent_warehouse.db.audit:claim_job"),
         "plan": ("call", "agent_warehouse.signals.pipeline:targets"),
         "ingest": ("call", "agent_warehouse.signals.pipeline:ingest_day"),
         "derive": ("call", "agent_warehouse.signals.derive:derive_day"),
