@@ -252,11 +252,13 @@ def test_rows_written_counts_writes_not_rows_present(wh, dagbag, monkeypatch, tm
 
 
 def test_a_row_its_teardown_left_open_is_closed_by_the_next_run(wh, dagbag, monkeypatch):
-    """If finish_audit itself fails (after its retries), its run's state is still right but
-    the row stays 'running'; the next run's setup asks Airflow how that run ended and closes
-    the row with that state (and who closed it)."""
+    """If finish_audit itself fails (after its retries) and the audit listener cannot reach the
+    warehouse either when the run ends, the run's state is still right but the row stays
+    'running'; the next run's setup asks Airflow how that run ended and closes the row with
+    that state (and who closed it)."""
     seed(wh, "hourly_rollup")
     monkeypatch.setattr("agent_warehouse.db.audit.finish_job", injected)
+    monkeypatch.setattr("agent_warehouse.db.audit.follow_run_state", injected)
     first = run(dagbag, "hourly_rollup", monkeypatch)
     monkeypatch.undo()
     assert first.state == "success"  # a teardown's failure does not fail the run
