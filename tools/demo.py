@@ -176,7 +176,7 @@ def main() -> None:
     emerging_companies(conn, dagbag, run_script(conn, TOOLS_SQL / "demo/busiest_workspace.sql", {"day": DAY.date()})[0][0])
     summary = run_script(conn, TOOLS_SQL / "demo/job_runs_summary.sql", {})
     print("\nops.job_runs:", ", ".join(f"{d} {s}: {n}" for d, s, n in summary))
-    print(f"\nThe daily report: {report_path()} (make up serves it under Daily reports)")
+    print(f"\nThe daily report: {report_path()} (make up serves it under Reports)")
     print(f"make demo took {time.monotonic() - began:.1f} s. See these runs in the Airflow UI: make up "
           "(then make down)")
 

@@ -43,7 +43,13 @@ def deployment(tmp_path_factory):
     """The built wheel installed in a fresh venv, a fresh AIRFLOW_HOME, and fresh metadata
     and warehouse databases on the embedded server."""
     base = tmp_path_factory.mktemp("wheel")
+    egg_info = ROOT / "agent_warehouse.egg-info"
+    had_egg_info = egg_info.exists()
     _run([sys.executable, "-m", "build", "--outdir", str(base / "dist"), str(ROOT)], cwd=base, what="build")
+    if not had_egg_info:
+        # setuptools leaves it in the checkout; on sys.path (the repo root) it is a second
+        # installed copy of the package, and Airflow would load the plugin's entry point twice.
+        shutil.rmtree(egg_info, ignore_errors=True)
     (wheel,) = (base / "dist").glob("agent_warehouse-*.whl")
     venv = base / "venv"
     # uv, not pip: the same pinned set installs in seconds from uv's cache instead of about
