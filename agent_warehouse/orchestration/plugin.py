@@ -31,10 +31,10 @@ class AgentWarehousePlugin(AirflowPlugin):
         {"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"},
         {"app": internal_api, "url_prefix": "/internal", "name": "agent_warehouse_internal"},
     ]
+    # One entry: the UI folds two or more nav entries into a "Plugins" menu. The reports'
+    # index links to the Freshness page.
     external_views = [{"name": "Reports", "href": "/reports/", "destination": "nav",
-                       "url_route": "daily_reports"},
-                      {"name": "Freshness", "href": "/reports/freshness", "destination": "nav",
-                       "url_route": "freshness"}]
+                       "url_route": "daily_reports"}]
 
 
 def registered_by_entry_point() -> bool:

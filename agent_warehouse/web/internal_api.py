@@ -173,7 +173,10 @@ def queue_run(kind: str, day: date, workspace_id: str | None, pack_id: str | Non
             raise HTTPException(404, str(exc)) from None
         run_id, key = run_identity(workspace_id, x_idempotency_key, kind)
         conf = {"workspace_id": workspace_id, "pack_id": pack_id, **(conf_extra or {})}
-        details = {"pack_id": pack_id, "day": day.isoformat(), "conf": conf}
+        # "request" is what this call asked for, kept apart: the run later merges its own
+        # details (the pack it resolved) into the row, and a replay is compared with the request.
+        details = {"pack_id": pack_id, "day": day.isoformat(), "conf": conf,
+                   "request": {"pack_id": pack_id, "day": day.isoformat()}}
         # Committed before the trigger: the run claims this row by its run id.
         job_id = audit.queue_job(conn, dag_id=DAG_ID, run_id=run_id, key=key, workspace_id=workspace_id,
                                  details=details)

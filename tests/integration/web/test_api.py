@@ -279,7 +279,7 @@ def test_api_runs_really_run_on_the_scheduler(wh, known):
         assert cur.fetchone()[0] == 1  # the run used the API's row, not one of its own
     wh.commit()
     replay = httpx.post(url, params=params, headers={**auth, "X-Idempotency-Key": "e2e"}, timeout=30)
-    assert replay.status_code == 200 and replay.json() == result
+    assert replay.status_code == 200 and replay.json() == result, replay.text
 
     stack.api.patch("/api/v2/dags/daily_signal_aggregation", json={"is_paused": True}).raise_for_status()
     try:
