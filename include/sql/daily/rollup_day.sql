@@ -18,21 +18,22 @@ SET LOCAL work_mem = '128MB';
 -- entries for the next run.
 SELECT ops.begin_rollup('day', %(start)s::timestamptz) AS invalidations_consumed;
 
--- The day's runtime sketch: the bucket-wise sum of its hourly sketches, merged one
--- workspace at a time by ops.sketch_merge (migration 0021): faster than one hash over every
--- (workspace, bucket) of the day (figures: docs/performance.md).
+-- The day's runtime sketch: the bucket-wise sum of its hourly sketches, one workspace at a
+-- time by ops.hourly_sketches_merged (migration 0027, inlined here: its rows read by the
+-- primary key, a small hash per workspace, nothing concatenated first; figures:
+-- docs/performance.md).
 CREATE TEMP TABLE day_runtime_sketch ON COMMIT DROP AS
 WITH hours AS (
     -- A fixed order: float sums depend on it, and reruns must give identical rows.
     SELECT workspace_id, sum(runtime_count)::bigint AS runtime_count,
-           sum(runtime_sum ORDER BY hour) AS runtime_sum,
-           ops.sketch_merge(ops.array_concat_agg(bucket_keys), ops.array_concat_agg(bucket_counts)) AS m
+           sum(runtime_sum ORDER BY hour) AS runtime_sum
     FROM analytics.runtime_sketch_hourly
     WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz
     GROUP BY workspace_id
 )
-SELECT workspace_id, runtime_count, runtime_sum, (m).bucket_keys, (m).bucket_counts
-FROM hours;
+SELECT h.workspace_id, h.runtime_count, h.runtime_sum, m.bucket_keys, m.bucket_counts
+FROM hours h
+CROSS JOIN LATERAL ops.hourly_sketches_merged(h.workspace_id, %(start)s::timestamptz, %(end)s::timestamptz) m;
 
 SELECT ops.sync_period('analytics.runtime_sketch_daily', 'day_runtime_sketch', 'day', %(day)s::date,
     ARRAY['workspace_id'], ARRAY['runtime_count', 'runtime_sum', 'bucket_keys', 'bucket_counts']);

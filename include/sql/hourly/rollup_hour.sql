@@ -20,10 +20,11 @@ SET LOCAL work_mem = '256MB';
 SELECT ops.begin_rollup('hour', %(start)s::timestamptz) AS invalidations_consumed;
 
 -- Two passes over the hour's raw rows, at the two grains every output derives from.
--- Pass 1, per workspace, defect and runtime bucket: the sketch's bucket counts, the bounds
--- that locate the exact p95, and the rejected rows. It asks ops.agent_run_defect once per row
--- (bad rows stay, as groups of their own). Both passes may use parallel workers (INSERT ...
--- SELECT never does): their aggregates give the same result whatever order rows arrive in.
+-- Pass 1, per workspace, defect and runtime bucket: the sketch's bucket counts, the rejected
+-- rows, and the runtimes of each bucket (vals), from which the exact p95 is read below
+-- without a third scan. It asks ops.agent_run_defect once per row (bad rows stay, as groups
+-- of their own). Both passes may use parallel workers (INSERT ... SELECT never does): their
+-- aggregates give the same result whatever order rows arrive in (vals is read sorted).
 -- Pass 1 has about as many groups as rows, so the planner sees no gain in parallel partial
 -- aggregation; with the tuple transfer priced at 0 the workers still scan and compute the
 -- per-row defect and bucket (most of the work) while the leader hashes.
@@ -37,8 +38,7 @@ SELECT workspace_id,
        CASE WHEN runtime_seconds >= 0 AND runtime_seconds < 'Infinity'::float8
             THEN ops.runtime_bucket(runtime_seconds) END AS k,
        count(*)::integer AS n,  -- integer: window and array sums stay in fast integer arithmetic
-       min(runtime_seconds) AS lo,
-       max(runtime_seconds) AS hi
+       array_agg(runtime_seconds) AS vals  -- last: the window below does not read it
 FROM public.agent_runs
 -- clamped to the supported range (migration 0022): an hour outside it reads no row
 WHERE started_at >= greatest(%(start)s::timestamptz, ops.agent_runs_supported_from())
@@ -77,10 +77,12 @@ GROUP BY 1, 2;
 -- and what locates the exact p95 without sorting every runtime. PERCENTILE_CONT(0.95)
 -- interpolates between the values of ranks floor(pos) and ceil(pos), pos = 0.95 (n - 1); the
 -- cumulative bucket counts say which bucket holds each: kept here as the t_* arrays (one or
--- two buckets: key, ranks below it, count, min, max). One sort serves the sketch and these.
+-- two buckets: key, ranks below it, count, and where its row of hour_buckets is, so its
+-- runtimes are fetched without sorting them here or joining the whole table again). One
+-- sort serves the sketch and these.
 CREATE TEMP TABLE hour_sketch ON COMMIT DROP AS
 WITH cum AS (
-    SELECT workspace_id, k, n, lo, hi,
+    SELECT workspace_id, k, n, ctid AS ref,
            sum(n) OVER w - n AS below,
            0.95::float8 * (sum(n) OVER (PARTITION BY workspace_id) - 1) AS pos
     FROM hour_buckets
@@ -95,40 +97,27 @@ SELECT workspace_id,
        array_agg(k ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_k,
        array_agg(below ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_below,
        array_agg(n ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_n,
-       array_agg(lo ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_lo,
-       array_agg(hi ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_hi
+       array_agg(ref ORDER BY k) FILTER (WHERE floor(pos) < below + n AND ceil(pos) >= below) AS t_ref
 FROM cum
 GROUP BY workspace_id;
 
--- The exact p95. A rank that is its bucket's first or last is the bucket's min or max; for
--- the others only the raw rows of that bucket (its [min, max] in that workspace) are read
--- again and ranked. Interpolated as PERCENTILE_CONT does: lo + (pos - floor(pos)) * (hi - lo).
+-- The exact p95: the runtimes of the one or two buckets that hold ranks floor(pos) and
+-- ceil(pos), kept by pass 1, sorted and read at the rank (no other runtime is sorted, and the
+-- raw rows are not read again). Interpolated as PERCENTILE_CONT does:
+-- lo + (pos - floor(pos)) * (hi - lo).
 CREATE TEMP TABLE hour_p95 ON COMMIT DROP AS
 WITH wanted AS (
-    SELECT s.workspace_id, s.pos, t.k, t.below, t.lo, t.hi, r.rnk,
-           CASE WHEN r.rnk = t.below THEN t.lo WHEN r.rnk = t.below + t.n - 1 THEN t.hi END AS v
+    SELECT s.workspace_id, s.pos, t.ref, t.below, r.rnk
     FROM hour_sketch s
-    CROSS JOIN LATERAL unnest(s.t_k, s.t_below, s.t_n, s.t_lo, s.t_hi) t(k, below, n, lo, hi)
+    CROSS JOIN LATERAL unnest(s.t_ref, s.t_below, s.t_n) t(ref, below, n)
     CROSS JOIN LATERAL (VALUES (floor(s.pos)::bigint), (ceil(s.pos)::bigint)) r(rnk)
     WHERE r.rnk >= t.below AND r.rnk < t.below + t.n
-), unresolved AS (
-    SELECT DISTINCT workspace_id, k, below, lo, hi FROM wanted WHERE v IS NULL
-), reread AS MATERIALIZED (
-    -- the defect is asked only of these few rows: the fence keeps it out of the scan
-    SELECT r.workspace_id, r.status, r.runtime_seconds, r.credits_consumed, t.k, t.below
-    FROM public.agent_runs r
-    JOIN unresolved t ON t.workspace_id = r.workspace_id AND r.runtime_seconds BETWEEN t.lo AND t.hi
-    WHERE r.started_at >= greatest(%(start)s::timestamptz, ops.agent_runs_supported_from())
-      AND r.started_at < least(%(end)s::timestamptz, ops.agent_runs_supported_until())
-), ranked AS (
-    SELECT workspace_id, runtime_seconds AS v,
-           below + row_number() OVER (PARTITION BY workspace_id, k ORDER BY runtime_seconds) - 1 AS rnk
-    FROM reread
-    WHERE ops.agent_run_usable(status, runtime_seconds, credits_consumed)
-), val AS (
-    SELECT w.workspace_id, w.pos, w.rnk, coalesce(w.v, r.v) AS v
+), val AS MATERIALIZED (  -- each rank's value read once
+    SELECT w.workspace_id, w.pos, w.rnk,
+           (SELECT v FROM hour_buckets b CROSS JOIN LATERAL unnest(b.vals) v
+            WHERE b.ctid = w.ref  -- a TID scan: the one row
+            ORDER BY v LIMIT 1 OFFSET w.rnk - w.below) AS v
     FROM wanted w
-    LEFT JOIN ranked r ON w.v IS NULL AND r.workspace_id = w.workspace_id AND r.rnk = w.rnk
 )
 SELECT workspace_id,
        min(v) FILTER (WHERE rnk = floor(pos))

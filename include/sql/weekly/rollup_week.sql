@@ -16,19 +16,19 @@ SET LOCAL work_mem = '128MB';
 -- follow; later changes leave their entries for the next run.
 SELECT ops.begin_rollup('week', %(week)s::date::timestamp AT TIME ZONE 'UTC') AS invalidations_consumed;
 
--- The week's runtime sketch: the bucket-wise sum of its seven daily sketches
--- (ops.sketch_merge, as for the day).
+-- The week's runtime sketch: the bucket-wise sum of its seven daily sketches, one workspace
+-- at a time (ops.daily_sketches_merged, migration 0027, as for the day).
 CREATE TEMP TABLE week_runtime_sketch ON COMMIT DROP AS
 WITH days AS (
     SELECT workspace_id, sum(runtime_count)::bigint AS runtime_count,
-           sum(runtime_sum ORDER BY day) AS runtime_sum,
-           ops.sketch_merge(ops.array_concat_agg(bucket_keys), ops.array_concat_agg(bucket_counts)) AS m
+           sum(runtime_sum ORDER BY day) AS runtime_sum
     FROM analytics.runtime_sketch_daily
     WHERE day >= %(week)s::date AND day < %(week)s::date + 7
     GROUP BY workspace_id
 )
-SELECT workspace_id, runtime_count, runtime_sum, (m).bucket_keys, (m).bucket_counts
-FROM days;
+SELECT d.workspace_id, d.runtime_count, d.runtime_sum, m.bucket_keys, m.bucket_counts
+FROM days d
+CROSS JOIN LATERAL ops.daily_sketches_merged(d.workspace_id, %(week)s::date, %(week)s::date + 7) m;
 
 SELECT ops.sync_period('analytics.runtime_sketch_weekly', 'week_runtime_sketch', 'week_start', %(week)s::date,
     ARRAY['workspace_id'], ARRAY['runtime_count', 'runtime_sum', 'bucket_keys', 'bucket_counts']);

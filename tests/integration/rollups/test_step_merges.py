@@ -1,0 +1,121 @@
+"""Migration 0027 and the hourly step's p95 from pass 1's runtimes: the boundary cases of the
+exact p95 (one bucket holding every run, one or two runs, floor and ceil ranks in different
+buckets, bad rows inside the bucket), and the sketch merges of days and weeks against
+bucket-wise sums computed in Python."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+
+from agent_warehouse.rollups import hourly, periods
+from support import HOUR
+from support.checks import H0, assert_exact, fetch
+from support.oracle import percentile_cont
+from tools.synthetic import insert_runs, make_runs
+
+ZERO_KEY = -2147483648
+
+
+def _insert(conn, rows):
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO public.agent_runs (workspace_id, user_id, status, started_at, runtime_seconds, "
+            "credits_consumed) VALUES (%s, %s, %s, %s, %s, %s)", rows)
+    conn.commit()
+
+
+def test_p95_is_exact_when_every_run_is_in_one_bucket_and_for_one_or_two_runs(wh):
+    rng = random.Random(27)
+    one_bucket, one_run, two_runs, split, ties = (str(uuid.uuid4()) for _ in range(5))
+    at = [H0 + timedelta(seconds=i) for i in range(1000)]
+    rows = []
+    # 500 distinct runtimes within 0.5% of each other: one log bucket, the p95 ranks deep inside
+    rows += [(one_bucket, None, "completed", at[i], 50 + rng.random() / 4, Decimal("1")) for i in range(500)]
+    # bad rows with runtimes inside that bucket are counted apart, never ranked
+    rows += [(one_bucket, None, "bogus", at[i], 50.1, Decimal("1")) for i in range(30)]
+    rows += [(one_bucket, None, "completed", at[i], 50.1, Decimal("-2")) for i in range(30)]
+    rows += [(one_run, None, "failed", at[0], 12.5, None)]
+    # pos = 0.95: ranks 0 and 1 in buckets far apart
+    rows += [(two_runs, None, "completed", at[0], 1.0, Decimal("1")),
+             (two_runs, None, "completed", at[1], 1000.0, Decimal("1"))]
+    # 41 runs: pos = 38, one rank, the first after a crowded bucket
+    rows += [(split, None, "completed", at[i], 10 + i / 1000, Decimal("0")) for i in range(38)]
+    rows += [(split, None, "completed", at[40 + i], 20 + i / 1000, Decimal("0")) for i in range(3)]
+    # ties across the boundary ranks
+    rows += [(ties, None, "completed", at[i], 3.0 if i < 95 else 4.0, Decimal("0")) for i in range(100)]
+    _insert(wh, rows)
+    insert_runs(wh, make_runs(rng, H0, 1500, [str(uuid.uuid4()) for _ in range(3)]))
+    result = hourly.rollup_hour(wh, H0)
+    assert result["bad_rows"] == 60
+    assert_exact(wh, H0)
+    got = dict(fetch(wh, "SELECT workspace_id::text, p95_runtime FROM analytics.execution_metrics_hourly "
+                         "WHERE hour = %s", (H0,)))
+    for ws in (one_bucket, one_run, two_runs, split, ties):  # bit for bit, as PERCENTILE_CONT computes it
+        good = [r[4] for r in rows if r[0] == ws and r[2] != "bogus" and (r[5] is None or r[5] >= 0)]
+        assert got[ws] == percentile_cont(good, 0.95), ws
+    keys = dict(fetch(wh, "SELECT workspace_id::text, cardinality(bucket_keys) FROM analytics.runtime_sketch_hourly "
+                          "WHERE hour = %s", (H0,)))
+    assert keys[one_bucket] == 1 and keys[one_run] == 1 and keys[two_runs] == 2
+    assert got[one_run] == 12.5
+
+
+def _sketches(conn, table, key, start, end):
+    return fetch(conn, f"SELECT workspace_id::text, bucket_keys, bucket_counts FROM analytics.{table} "
+                       f"WHERE {key} >= %s AND {key} < %s", (start, end))
+
+
+def _summed(rows):
+    out: dict[str, Counter] = {}
+    for ws, keys, counts in rows:
+        out.setdefault(ws, Counter()).update(dict(zip(keys, counts, strict=True)))
+    return {ws: (sorted(c), [c[k] for k in sorted(c)]) for ws, c in out.items()}
+
+
+def test_day_and_week_sketches_are_the_bucket_wise_sums_of_their_parts(wh):
+    rng = random.Random(7)
+    workspaces = [str(uuid.uuid4()) for _ in range(5)]
+    day = H0.replace(hour=0)
+    for h in (0, 5, 9, 23):
+        insert_runs(wh, make_runs(rng, day + h * HOUR, 400, workspaces))
+    # zero runtimes (their own bucket, the smallest key) in two hours
+    _insert(wh, [(workspaces[0], None, "completed", day + h * HOUR, 0.0, Decimal("0")) for h in (5, 9)])
+    insert_runs(wh, make_runs(rng, day + timedelta(days=2, hours=3), 300, workspaces[:3]))
+    periods.bring_days_up_to_date(wh, day.date(), day.date() + timedelta(days=7))
+    daily = _sketches(wh, "runtime_sketch_daily", "day", day.date(), day.date() + timedelta(days=1))
+    assert {ws: (k, c) for ws, k, c in daily} == _summed(
+        _sketches(wh, "runtime_sketch_hourly", "hour", day, day + timedelta(days=1)))
+    assert any(ZERO_KEY in k for _, k, _ in daily)
+    periods.rollup_week(wh, day.date())
+    weekly = _sketches(wh, "runtime_sketch_weekly", "week_start", day.date(), day.date() + timedelta(days=1))
+    assert {ws: (k, c) for ws, k, c in weekly} == _summed(
+        _sketches(wh, "runtime_sketch_daily", "day", day.date(), day.date() + timedelta(days=7)))
+
+
+def test_merge_functions_sum_counts_past_32_bits_and_agree_with_sketch_merge(wh):
+    ws = str(uuid.uuid4())
+    parts = [([ZERO_KEY, -3, 10], [5, 3_000_000_000, 1]), ([-3, 11], [3_000_000_000, 2]), ([10], [7])]
+    with wh.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE parts (keys integer[], counts bigint[])")
+        cur.executemany("INSERT INTO parts VALUES (%s, %s)", parts)
+        cur.execute("SELECT (m).bucket_keys, (m).bucket_counts FROM (SELECT ops.sketch_merge("
+                    "ops.array_concat_agg(keys), ops.array_concat_agg(counts)) AS m FROM parts) x")
+        merged = cur.fetchone()
+        # direct rows, rolled back below
+        for i, (keys, counts) in enumerate(parts):
+            cur.execute("INSERT INTO analytics.runtime_sketch_hourly (workspace_id, hour, runtime_count, "
+                        "runtime_sum, bucket_keys, bucket_counts) VALUES (%s, %s, %s, 1, %s, %s)",
+                        (ws, H0 + i * HOUR, sum(counts), keys, counts))
+            cur.execute("INSERT INTO analytics.runtime_sketch_daily (workspace_id, day, runtime_count, "
+                        "runtime_sum, bucket_keys, bucket_counts) VALUES (%s, %s, %s, 1, %s, %s)",
+                        (ws, H0.date() + timedelta(days=i), sum(counts), keys, counts))
+        cur.execute("SELECT * FROM ops.hourly_sketches_merged(%s, %s, %s)", (ws, H0, H0 + 3 * HOUR))
+        by_hours = cur.fetchone()
+        cur.execute("SELECT * FROM ops.daily_sketches_merged(%s, %s, %s)", (ws, H0.date(), H0.date() + timedelta(days=7)))
+        by_days = cur.fetchone()
+    wh.rollback()
+    expected = ([ZERO_KEY, -3, 10, 11], [5, 6_000_000_000, 8, 2])
+    assert (merged[0], merged[1]) == (by_hours[0], by_hours[1]) == (by_days[0], by_days[1]) == expected
