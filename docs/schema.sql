@@ -264,6 +264,21 @@ CREATE FUNCTION ops.current_retention_policy(OUT min_raw_days integer, OUT min_h
 $$;
 
 --
+-- Name: daily_sketches_merged(uuid, date, date); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.daily_sketches_merged(p_workspace uuid, p_from date, p_to date) RETURNS TABLE(bucket_keys integer[], bucket_counts bigint[])
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT array_agg(g.k ORDER BY g.k), array_agg(g.c ORDER BY g.k)
+    FROM (SELECT u.k, ops.bigint_sum(u.c) AS c
+          FROM (SELECT unnest(x.bucket_keys) AS k, unnest(x.bucket_counts) AS c
+                FROM analytics.runtime_sketch_daily x
+                WHERE x.workspace_id = p_workspace AND x.day >= p_from AND x.day < p_to) u
+          GROUP BY u.k) g
+$$;
+
+--
 -- Name: delete_expired_default_rows(integer); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -448,6 +463,21 @@ BEGIN
     END IF;
     RETURN true;
 END $$;
+
+--
+-- Name: hourly_sketches_merged(uuid, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.hourly_sketches_merged(p_workspace uuid, p_from timestamp with time zone, p_to timestamp with time zone) RETURNS TABLE(bucket_keys integer[], bucket_counts bigint[])
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT array_agg(g.k ORDER BY g.k), array_agg(g.c ORDER BY g.k)
+    FROM (SELECT u.k, ops.bigint_sum(u.c) AS c
+          FROM (SELECT unnest(x.bucket_keys) AS k, unnest(x.bucket_counts) AS c
+                FROM analytics.runtime_sketch_hourly x
+                WHERE x.workspace_id = p_workspace AND x.hour >= p_from AND x.hour < p_to) u
+          GROUP BY u.k) g
+$$;
 
 --
 -- Name: hours_not_current(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
@@ -733,13 +763,15 @@ BEGIN
         q := format('SELECT DISTINCT %1$I FROM changed_rows', col);
     END IF;
     IF grain = 'hour' THEN
-        EXECUTE format('INSERT INTO ops.agent_runs_invalidations (hour)
-                        SELECT p FROM (%s) AS x(p)
+        EXECUTE format('WITH x(p) AS MATERIALIZED (%s)
+                        INSERT INTO ops.agent_runs_invalidations (hour)
+                        SELECT p FROM x
                         WHERE ops.period_past_retention(''hour'', p) IS NULL
                           AND NOT ops.rollup_is_open(''hour'', p)', q);
     ELSE
-        EXECUTE format('INSERT INTO ops.rollup_invalidations (grain, period)
-                        SELECT %1$L, (p AT TIME ZONE ''UTC'')::date FROM (%2$s) AS x(p)
+        EXECUTE format('WITH x(p) AS MATERIALIZED (%2$s)
+                        INSERT INTO ops.rollup_invalidations (grain, period)
+                        SELECT %1$L, (p AT TIME ZONE ''UTC'')::date FROM x
                         WHERE ops.period_past_retention(%1$L, p) IS NULL
                           AND NOT ops.rollup_is_open(%1$L, p)', grain, q);
     END IF;
@@ -912,7 +944,9 @@ CREATE FUNCTION ops.sketch_merge(keys integer[], counts bigint[], OUT bucket_key
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
     SELECT array_agg(g.k ORDER BY g.k), array_agg(g.c ORDER BY g.k)
-    FROM (SELECT u.k, sum(u.c)::bigint AS c FROM unnest(keys, counts) u(k, c) GROUP BY u.k) g
+    FROM (SELECT u.k, ops.bigint_sum(u.c) AS c
+          FROM (SELECT unnest(keys) AS k, unnest(counts) AS c) u
+          GROUP BY u.k) g
 $$;
 
 --
@@ -1042,6 +1076,17 @@ $$;
 CREATE AGGREGATE ops.array_concat_agg(anycompatiblearray) (
     SFUNC = array_cat,
     STYPE = anycompatiblearray
+);
+
+--
+-- Name: bigint_sum(bigint); Type: AGGREGATE; Schema: ops; Owner: -
+--
+
+CREATE AGGREGATE ops.bigint_sum(bigint) (
+    SFUNC = int8pl,
+    STYPE = bigint,
+    COMBINEFUNC = int8pl,
+    PARALLEL = safe
 );
 
 --
@@ -1257,40 +1302,6 @@ CREATE TABLE analytics.workspace_health_daily (
 );
 
 --
--- Name: workspace_leaderboard_7d; Type: MATERIALIZED VIEW; Schema: analytics; Owner: -
---
-
-CREATE MATERIALIZED VIEW analytics.workspace_leaderboard_7d AS
- WITH m AS (
-         SELECT execution_metrics_hourly.workspace_id,
-            (sum(execution_metrics_hourly.total_executions))::bigint AS total_executions,
-            (sum(execution_metrics_hourly.successful_executions))::bigint AS successful_executions,
-            sum(execution_metrics_hourly.total_credits) AS total_credits
-           FROM analytics.execution_metrics_hourly
-          WHERE (execution_metrics_hourly.hour >= (now() - '7 days'::interval))
-          GROUP BY execution_metrics_hourly.workspace_id
-        ), u AS (
-         SELECT user_activity_hourly.workspace_id,
-            count(DISTINCT user_activity_hourly.user_id) AS active_users
-           FROM analytics.user_activity_hourly
-          WHERE (user_activity_hourly.hour >= (now() - '7 days'::interval))
-          GROUP BY user_activity_hourly.workspace_id
-        )
- SELECT rank() OVER (ORDER BY m.total_credits DESC, m.total_executions DESC) AS credit_rank,
-    m.workspace_id,
-    m.total_credits,
-    m.total_executions,
-        CASE
-            WHEN (m.total_executions > 0) THEN ((m.successful_executions)::double precision / (m.total_executions)::double precision)
-            ELSE NULL::double precision
-        END AS success_rate,
-    COALESCE(u.active_users, (0)::bigint) AS active_users,
-    now() AS refreshed_at
-   FROM (m
-     LEFT JOIN u USING (workspace_id))
-  WITH NO DATA;
-
---
 -- Name: periods_rolled_up; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -1311,6 +1322,70 @@ CREATE TABLE ops.rollup_invalidations (
     logged_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     CONSTRAINT rollup_invalidations_grain_check CHECK ((grain = ANY (ARRAY['day'::text, 'week'::text])))
 );
+
+--
+-- Name: workspace_leaderboard_7d; Type: MATERIALIZED VIEW; Schema: analytics; Owner: -
+--
+
+CREATE MATERIALIZED VIEW analytics.workspace_leaderboard_7d AS
+ WITH win AS (
+         SELECT (now() - '7 days'::interval) AS since,
+            now() AS until
+        ), cal AS (
+         SELECT (g.g)::date AS day,
+            GREATEST(((g.g)::timestamp without time zone AT TIME ZONE 'UTC'::text), win.since) AS lo,
+            ((((g.g)::date + 1))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS hi,
+            ((((g.g)::timestamp without time zone AT TIME ZONE 'UTC'::text) >= win.since) AND (((((g.g)::date + 1))::timestamp without time zone AT TIME ZONE 'UTC'::text) <= win.until) AND (EXISTS ( SELECT 1
+                   FROM ops.periods_rolled_up p
+                  WHERE ((p.grain = 'day'::text) AND (p.period = (g.g)::date)))) AND (NOT (EXISTS ( SELECT 1
+                   FROM ops.rollup_invalidations i
+                  WHERE ((i.grain = 'day'::text) AND (i.period = (g.g)::date)))))) AS from_daily
+           FROM win,
+            LATERAL generate_series((((win.since AT TIME ZONE 'UTC'::text))::date)::timestamp with time zone, (((win.until AT TIME ZONE 'UTC'::text))::date)::timestamp with time zone, '1 day'::interval) g(g)
+        UNION ALL
+         SELECT NULL::date,
+            (((((win.until AT TIME ZONE 'UTC'::text))::date + 1))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS timezone,
+            'infinity'::timestamp with time zone,
+            false
+           FROM win
+        ), m AS (
+         SELECT execution_metrics_hourly.workspace_id,
+            (sum(execution_metrics_hourly.total_executions))::bigint AS total_executions,
+            (sum(execution_metrics_hourly.successful_executions))::bigint AS successful_executions,
+            sum(execution_metrics_hourly.total_credits) AS total_credits
+           FROM analytics.execution_metrics_hourly
+          WHERE (execution_metrics_hourly.hour >= ( SELECT win.since
+                   FROM win))
+          GROUP BY execution_metrics_hourly.workspace_id
+        ), u AS (
+         SELECT parts.workspace_id,
+            count(DISTINCT parts.user_id) AS active_users
+           FROM ( SELECT d.workspace_id,
+                    d.user_id
+                   FROM (cal
+                     JOIN analytics.user_activity_daily d ON ((d.day = cal.day)))
+                  WHERE cal.from_daily
+                UNION ALL
+                 SELECT h.workspace_id,
+                    h.user_id
+                   FROM (cal
+                     JOIN analytics.user_activity_hourly h ON (((h.hour >= cal.lo) AND (h.hour < cal.hi))))
+                  WHERE (NOT cal.from_daily)) parts
+          GROUP BY parts.workspace_id
+        )
+ SELECT rank() OVER (ORDER BY m.total_credits DESC, m.total_executions DESC) AS credit_rank,
+    m.workspace_id,
+    m.total_credits,
+    m.total_executions,
+        CASE
+            WHEN (m.total_executions > 0) THEN ((m.successful_executions)::double precision / (m.total_executions)::double precision)
+            ELSE NULL::double precision
+        END AS success_rate,
+    COALESCE(u.active_users, (0)::bigint) AS active_users,
+    now() AS refreshed_at
+   FROM (m
+     LEFT JOIN u USING (workspace_id))
+  WITH NO DATA;
 
 --
 -- Name: workspace_summary_30d; Type: MATERIALIZED VIEW; Schema: analytics; Owner: -
@@ -1408,9 +1483,10 @@ CREATE MATERIALIZED VIEW analytics.workspace_summary_30d AS
             array_agg(g.k ORDER BY g.k) AS bucket_keys,
             array_agg(g.c ORDER BY g.k) AS bucket_counts
            FROM ( SELECT u.k,
-                    (sum(u.c))::bigint AS c
-                   FROM parts,
-                    LATERAL UNNEST(parts.bucket_keys, parts.bucket_counts) u(k, c)
+                    ops.bigint_sum(u.c) AS c
+                   FROM ( SELECT unnest(parts.bucket_keys) AS k,
+                            unnest(parts.bucket_counts) AS c
+                           FROM parts) u
                   GROUP BY u.k) g) s ON (true))
   WITH NO DATA;
 
@@ -3496,13 +3572,6 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE analytics.workspace_health_daily TO a
 GRANT SELECT ON TABLE analytics.workspace_health_daily TO agent_warehouse_reader;
 
 --
--- Name: TABLE workspace_leaderboard_7d; Type: ACL; Schema: analytics; Owner: -
---
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE analytics.workspace_leaderboard_7d TO agent_warehouse_job;
-GRANT SELECT ON TABLE analytics.workspace_leaderboard_7d TO agent_warehouse_reader;
-
---
 -- Name: TABLE periods_rolled_up; Type: ACL; Schema: ops; Owner: -
 --
 
@@ -3513,6 +3582,13 @@ GRANT SELECT ON TABLE ops.periods_rolled_up TO agent_warehouse_job;
 --
 
 GRANT SELECT ON TABLE ops.rollup_invalidations TO agent_warehouse_job;
+
+--
+-- Name: TABLE workspace_leaderboard_7d; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE analytics.workspace_leaderboard_7d TO agent_warehouse_job;
+GRANT SELECT ON TABLE analytics.workspace_leaderboard_7d TO agent_warehouse_reader;
 
 --
 -- Name: TABLE workspace_summary_30d; Type: ACL; Schema: analytics; Owner: -

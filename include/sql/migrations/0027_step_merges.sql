@@ -172,3 +172,67 @@ CREATE UNIQUE INDEX workspace_summary_30d_key ON analytics.workspace_summary_30d
 ALTER MATERIALIZED VIEW analytics.workspace_summary_30d OWNER TO agent_warehouse_owner;
 GRANT SELECT ON analytics.workspace_summary_30d TO agent_warehouse_reader;
 GRANT SELECT ON analytics.workspace_summary_30d TO agent_warehouse_job;
+
+-- ------------------------------------------------------- the 7-day leaderboard (0003)
+-- Active users counted distinct over 7 days of per-user hourly rows: 168 rows a user, 4
+-- million rows at 1,000 workspaces of 24 users. As the 30-day view does (0018), whole days
+-- whose daily rows are current are read from user_activity_daily (one row a user and day),
+-- the other hours of the window (its first, partial day, today, a stale day, and any hour
+-- after today) from the hourly rows. Same users, so the same counts; columns unchanged.
+DROP MATERIALIZED VIEW IF EXISTS analytics.workspace_leaderboard_7d;
+
+CREATE MATERIALIZED VIEW analytics.workspace_leaderboard_7d AS
+WITH win AS (
+    SELECT now() - interval '7 days' AS since, now() AS until
+), cal AS (
+    SELECT g::date AS day,
+           greatest(g::timestamp AT TIME ZONE 'UTC', win.since) AS lo,
+           (g::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi,
+           g::timestamp AT TIME ZONE 'UTC' >= win.since
+             AND (g::date + 1)::timestamp AT TIME ZONE 'UTC' <= win.until
+             AND EXISTS (SELECT 1 FROM ops.periods_rolled_up p WHERE p.grain = 'day' AND p.period = g::date)
+             AND NOT EXISTS (SELECT 1 FROM ops.rollup_invalidations i
+                             WHERE i.grain = 'day' AND i.period = g::date) AS from_daily
+    FROM win, generate_series((win.since AT TIME ZONE 'UTC')::date, (win.until AT TIME ZONE 'UTC')::date,
+                              interval '1 day') g
+    UNION ALL
+    -- hours after today (the 0003 view had no upper bound)
+    SELECT NULL, ((win.until AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC', 'infinity', false
+    FROM win
+), m AS (
+    SELECT workspace_id,
+           sum(total_executions)::bigint      AS total_executions,
+           sum(successful_executions)::bigint AS successful_executions,
+           sum(total_credits)                 AS total_credits
+    FROM analytics.execution_metrics_hourly
+    WHERE hour >= (SELECT since FROM win)
+    GROUP BY workspace_id
+), u AS (
+    SELECT workspace_id, count(DISTINCT user_id)::bigint AS active_users
+    FROM (
+        SELECT d.workspace_id, d.user_id
+        FROM cal JOIN analytics.user_activity_daily d ON d.day = cal.day
+        WHERE cal.from_daily
+        UNION ALL
+        SELECT h.workspace_id, h.user_id
+        FROM cal JOIN analytics.user_activity_hourly h ON h.hour >= cal.lo AND h.hour < cal.hi
+        WHERE NOT cal.from_daily
+    ) parts
+    GROUP BY workspace_id
+)
+SELECT rank() OVER (ORDER BY m.total_credits DESC, m.total_executions DESC)::bigint AS credit_rank,
+       m.workspace_id,
+       m.total_credits,
+       m.total_executions,
+       CASE WHEN m.total_executions > 0
+            THEN m.successful_executions::float8 / m.total_executions END AS success_rate,
+       coalesce(u.active_users, 0) AS active_users,
+       now() AS refreshed_at
+FROM m
+LEFT JOIN u USING (workspace_id);
+CREATE UNIQUE INDEX workspace_leaderboard_7d_key ON analytics.workspace_leaderboard_7d (workspace_id);
+CREATE INDEX workspace_leaderboard_7d_rank ON analytics.workspace_leaderboard_7d (credit_rank);
+
+ALTER MATERIALIZED VIEW analytics.workspace_leaderboard_7d OWNER TO agent_warehouse_owner;
+GRANT SELECT ON analytics.workspace_leaderboard_7d TO agent_warehouse_reader;
+GRANT SELECT ON analytics.workspace_leaderboard_7d TO agent_warehouse_job;

@@ -1,20 +1,20 @@
 """Migration 0027 and the hourly step's p95 from pass 1's runtimes: the boundary cases of the
 exact p95 (one bucket holding every run, one or two runs, floor and ceil ranks in different
-buckets, bad rows inside the bucket), and the sketch merges of days and weeks against
-bucket-wise sums computed in Python."""
+buckets, bad rows inside the bucket), the sketch merges of days and weeks against
+bucket-wise sums computed in Python, and the 7-day leaderboard's users."""
 
 from __future__ import annotations
 
 import random
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from agent_warehouse.rollups import hourly, periods
+from agent_warehouse.rollups import hourly, periods, views
 from support import HOUR
-from support.checks import H0, assert_exact, fetch
-from support.oracle import percentile_cont
+from support.checks import H0, assert_exact, fetch, raw_rows
+from support.oracle import metrics, percentile_cont
 from tools.synthetic import insert_runs, make_runs
 
 ZERO_KEY = -2147483648
@@ -119,3 +119,41 @@ def test_merge_functions_sum_counts_past_32_bits_and_agree_with_sketch_merge(wh)
     wh.rollback()
     expected = ([ZERO_KEY, -3, 10, 11], [5, 6_000_000_000, 8, 2])
     assert (merged[0], merged[1]) == (by_hours[0], by_hours[1]) == (by_days[0], by_days[1]) == expected
+
+
+def _assert_leaderboard_matches_raw(wh) -> None:
+    views.refresh(wh)
+    (refreshed,), = fetch(wh, "SELECT max(refreshed_at) FROM analytics.workspace_leaderboard_7d")
+    expected = metrics(raw_rows(wh), refreshed - timedelta(days=7), refreshed)
+    got = {r[0]: r[1:] for r in fetch(
+        wh, "SELECT workspace_id::text, total_executions, total_credits, active_users "
+            "FROM analytics.workspace_leaderboard_7d")}
+    assert got == {ws: (e["total_executions"], e["total_credits"], e["active_users"]) for ws, e in expected.items()}
+
+
+def test_leaderboard_counts_users_from_current_daily_rows_and_the_other_hours(wh):
+    """The 7-day leaderboard (migration 0027) reads whole current days from user_activity_daily:
+    its distinct users must equal the raw rows' over the window, also while a day is stale."""
+    now = datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    rng = random.Random(70)
+    workspaces = [str(uuid.uuid4()) for _ in range(4)]
+    whole_days = [today - timedelta(days=n) for n in (2, 5)]
+    hours = [d + HOUR * h for d in whole_days for h in (0, 11, 23)]
+    hours += [now.replace(minute=0, second=0, microsecond=0) - timedelta(days=7) + 2 * HOUR,  # the partial first day
+              today - timedelta(days=9),  # before the window
+              now.replace(minute=0, second=0, microsecond=0) - HOUR]  # today
+    for h in hours:
+        insert_runs(wh, make_runs(rng, h, 150, workspaces))
+        hourly.rollup_hour(wh, h)
+    for d in whole_days:
+        periods.rollup_day(wh, d.date())
+    _assert_leaderboard_matches_raw(wh)
+
+    # new users late in a day already rolled up: the day is stale, read from its hours
+    late = whole_days[0] + 11 * HOUR
+    insert_runs(wh, make_runs(rng, late, 200, workspaces[:2]))
+    hourly.repair(wh, before=late + HOUR)
+    _assert_leaderboard_matches_raw(wh)
+    periods.daily(wh, whole_days[0].date())
+    _assert_leaderboard_matches_raw(wh)
