@@ -60,3 +60,19 @@ class ReconcileSettings(BaseSettings):
 
 def reconcile_settings() -> ReconcileSettings:
     return ReconcileSettings()
+
+
+class LinkSettings(BaseSettings):
+    """``AGENT_WAREHOUSE_AIRFLOW_UI_URL``: where the pages link a check's Airflow run."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_WAREHOUSE_", extra="ignore", frozen=True)
+
+    # The Airflow UI's base URL (e.g. https://airflow.example.com), for report pages read
+    # away from the api-server (a copied file, a proxy under another path). Empty (the
+    # default): links relative to the pages, which the plugin serves under /reports/ beside
+    # the UI, so they follow whatever host and base path the reader used.
+    airflow_ui_url: str = ""
+
+
+def link_settings() -> LinkSettings:
+    return LinkSettings()
