@@ -51,10 +51,11 @@ class ReconcileSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGENT_WAREHOUSE_RECONCILE_", extra="ignore", frozen=True)
 
     # The daily check reads the day's raw rows (while kept) to catch hourly rows gone wrong
-    # after their hour was written and checked. One scan of the day, but it aggregates every
-    # raw row: at 200,000 runs an hour about ten times the day's rollup from its partials
-    # (README, "What it checks"). Off: the day is checked against its hourly rows only; each
-    # hour is still checked against its raw rows by the run that writes it.
+    # after their hour was written and checked. One scan of the day summed per hour, but it
+    # reads every raw row: at 200,000 runs an hour 2 to 4 times the day's rollup from its
+    # partials, under a tenth of the day rolled up from raw (docs/checks.md, "Cost"). Off:
+    # the day is checked against its hourly rows only; each hour is still checked against
+    # its raw rows by the run that writes it.
     day_raw: bool = True
 
 
