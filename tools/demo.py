@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -63,23 +62,6 @@ def load_history(conn) -> int:
     return run_script(conn, TOOLS_SQL / "demo/runs_between.sql", {"first": FIRST, "end": end})[0][0]
 
 
-# The history's hours are small (hundreds of runs): on them a rollup's time goes to JIT
-# compiling, starting parallel workers and flushing each commit, not to the rows. The
-# history's own connections turn those off (session settings; the rollup SQL is the
-# package's, unchanged, and the Airflow runs of DAY keep the server's defaults). A demo
-# database lost in a crash is simply generated again.
-FAST_SESSION = ("SET jit = off", "SET max_parallel_workers = 0", "SET synchronous_commit = off")
-
-
-def history_connection():
-    conn = connect()
-    with conn.cursor() as cur:
-        for statement in FAST_SESSION:
-            cur.execute(statement)
-    conn.commit()
-    return conn
-
-
 def roll_up_history(workers: int = 2) -> tuple[float, float]:
     """The days before DAY through the package's functions (what the DAGs run): every hour,
     then each day, its health scores and report page, and the complete weeks. Returns the
@@ -89,26 +71,25 @@ def roll_up_history(workers: int = 2) -> tuple[float, float]:
 
     began = time.monotonic()
     hours = [FIRST + i * HOUR for i in range((HISTORY_DAYS - 1) * 24 + AIRFLOW_FROM_HOUR)]
-    done = [0]
-    lock = threading.Lock()
+    done = 0
 
-    def roll(share: list[datetime]) -> None:
-        conn = history_connection()  # one per worker: its caches stay warm for all its hours
+    def roll(chunk: list[datetime]) -> int:
+        conn = connect()
         try:
-            for h in share:
+            for h in chunk:
                 hourly.rollup_hour(conn, h)
-                with lock:
-                    done[0] += 1
-                    if done[0] % 24 == 0 or done[0] == len(hours):
-                        progress(done[0], len(hours), "rolling up the history's hours")
         finally:
             conn.close()
+        return len(chunk)
 
     # Each hour is its own transaction on its own lock: two connections keep both cores busy.
+    chunks = [hours[i:i + 24] for i in range(0, len(hours), 24)]
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(roll, [hours[i::workers] for i in range(workers)]))
+        for n in pool.map(roll, chunks):
+            done += n
+            progress(done, len(hours), "rolling up the history's hours")
     hours_took = time.monotonic() - began
-    conn = history_connection()
+    conn = connect()
     days = [FIRST.date() + timedelta(days=i) for i in range(HISTORY_DAYS - 1)]
     for i, day in enumerate(days):
         periods.daily(conn, day)
