@@ -41,7 +41,7 @@ LATE_AFTER = 18
 # The hours of DAY before this one are rolled up in this process with the history; the rest
 # (the incident's last hour and the late batch among them) run through Airflow, one
 # hourly_rollup each, then daily_rollup scores the whole day's anomalies. A dag.test() run
-# costs as much as some 30 hours rolled up in-process: the Airflow part is what a demo waits on.
+# costs as much as some 10 to 30 hours rolled up in-process (2.5 s against 0.12 to 0.24 s).
 AIRFLOW_FROM_HOUR = int(os.environ.get("DEMO_AIRFLOW_FROM_HOUR", "16"))
 
 
