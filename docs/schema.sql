@@ -807,6 +807,33 @@ CREATE FUNCTION ops.period_past_retention(p_grain text, p_start timestamp with t
 $$;
 
 --
+-- Name: reconcile_compare(text, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, double precision, double precision, boolean, numeric, numeric, double precision, double precision, double precision); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_compare(target text, r_total numeric, s_total numeric, r_ok numeric, s_ok numeric, r_failed numeric, s_failed numeric, r_credits numeric, s_credits numeric, r_avg double precision, s_avg double precision, hourly boolean DEFAULT false, r_rejected numeric DEFAULT NULL::numeric, s_rejected numeric DEFAULT NULL::numeric, r_p95 double precision DEFAULT NULL::double precision, s_min_runtime double precision DEFAULT NULL::double precision, s_max_runtime double precision DEFAULT NULL::double precision) RETURNS TABLE(table_name text, column_name text, rollup_value text, source_value text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT d.table_name, d.column_name, d.rollup_value, d.source_value
+    FROM (VALUES
+        (target, 'total_executions', coalesce(r_total, 0)::text, coalesce(s_total, 0)::text,
+         coalesce(r_total, 0) <> coalesce(s_total, 0)),
+        ('ops.rejected_runs_hourly', 'row_count', coalesce(r_rejected, 0)::text, coalesce(s_rejected, 0)::text,
+         hourly AND coalesce(r_rejected, 0) <> coalesce(s_rejected, 0)),
+        (target, 'successful_executions', coalesce(r_ok, 0)::text, coalesce(s_ok, 0)::text,
+         coalesce(r_ok, 0) <> coalesce(s_ok, 0)),
+        (target, 'failed_executions', coalesce(r_failed, 0)::text, coalesce(s_failed, 0)::text,
+         coalesce(r_failed, 0) <> coalesce(s_failed, 0)),
+        (target, 'total_credits', coalesce(r_credits, 0)::text, coalesce(s_credits, 0)::text,
+         coalesce(r_credits, 0) <> coalesce(s_credits, 0)),
+        (target, 'avg_runtime', r_avg::text, s_avg::text,
+         (r_avg IS NULL) <> (s_avg IS NULL) OR abs(r_avg - s_avg) > 1e-9 * greatest(abs(s_avg), 1e-9)),
+        (target, 'p95_runtime', r_p95::text, '[' || s_min_runtime || ', ' || s_max_runtime || ']',
+         hourly AND ((r_p95 IS NULL) <> (s_min_runtime IS NULL) OR r_p95 < s_min_runtime OR r_p95 > s_max_runtime))
+    ) d(table_name, column_name, rollup_value, source_value, differs)
+    WHERE d.differs IS TRUE
+$$;
+
+--
 -- Name: refresh_dashboard_view(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1275,6 +1302,8 @@ CREATE TABLE analytics.workspace_anomalies_hourly (
     baseline_days integer NOT NULL,
     detected_at timestamp with time zone DEFAULT now() NOT NULL,
     notified_at timestamp with time zone,
+    dag_id text,
+    run_id text,
     CONSTRAINT workspace_anomalies_hourly_metric_check CHECK ((metric = ANY (ARRAY['failure_rate'::text, 'p95_runtime'::text])))
 );
 

@@ -42,31 +42,44 @@ def _params(s: AnomalySettings) -> dict[str, Any]:
             "min_rate_increase": s.min_rate_increase, "p95_z": s.p95_z, "min_p95_ratio": s.min_p95_ratio}
 
 
-def detect_hour(conn: Connection, hour: datetime, settings: AnomalySettings | None = None) -> dict[str, int]:
-    """Score every workspace of ``hour`` and rewrite its flagged rows (one transaction)."""
+def detect_hour(conn: Connection, hour: datetime, settings: AnomalySettings | None = None,
+                dag_id: str | None = None, run_id: str | None = None) -> dict[str, int]:
+    """Score every workspace of ``hour`` and rewrite its flagged rows (one transaction);
+    ``dag_id`` and ``run_id`` name the Airflow run that finds them (the report links to it)."""
     s = settings or anomaly_settings()
-    ((flagged, scored),) = run_script(conn, "checks/anomalies_hour.sql", {"start": hour, **_params(s)})
+    ((flagged, scored),) = run_script(conn, "checks/anomalies_hour.sql",
+                                      {"start": hour, "dag_id": dag_id, "run_id": run_id, **_params(s)})
     return {"flagged": int(flagged), "scored": int(scored)}
 
 
-def detect_day(conn: Connection, day: date, settings: AnomalySettings | None = None) -> dict[str, int]:
+def detect_day(conn: Connection, day: date, settings: AnomalySettings | None = None,
+               dag_id: str | None = None, run_id: str | None = None) -> dict[str, int]:
     """Every hour of ``day`` scored again (late rows repaired since change the hours)."""
     start = datetime.combine(day, time(0), tzinfo=UTC)
     totals = {"flagged": 0, "scored": 0}
     for h in range(24):
-        got = detect_hour(conn, start + h * HOUR, settings)
+        got = detect_hour(conn, start + h * HOUR, settings, dag_id, run_id)
         totals = {k: totals[k] + got[k] for k in totals}
     return totals
+
+
+def _rows(conn: Connection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with transaction(conn) as cur:
+        cur.execute(sql(name), params)
+        return [{"workspace_id": w, "hour": h.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"), "metric": m,
+                 "value": v, "baseline": b, "score": round(sc, 2), "runs": n, "dag_id": dag_id, "run_id": run_id}
+                for w, h, m, v, b, sc, n, dag_id, run_id in cur.fetchall()]
 
 
 def day_anomalies(conn: Connection, day: date, limit: int = 50) -> list[dict[str, Any]]:
     """The day's flagged workspace-hours, worst first (the daily report's section)."""
     start = datetime.combine(day, time(0), tzinfo=UTC)
-    with transaction(conn) as cur:
-        cur.execute(sql("checks/day_anomalies.sql"), {"start": start, "end": start + DAY, "limit": limit})
-        return [{"workspace_id": w, "hour": h.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"), "metric": m,
-                 "value": v, "baseline": b, "score": round(sc, 2), "runs": n}
-                for w, h, m, v, b, sc, n in cur.fetchall()]
+    return _rows(conn, "checks/day_anomalies.sql", {"start": start, "end": start + DAY, "limit": limit})
+
+
+def recent_anomalies(conn: Connection, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
+    """The workspace-hours flagged since ``since``, newest first (the Freshness page)."""
+    return _rows(conn, "checks/recent_anomalies.sql", {"since": since, "limit": limit})
 
 
 def describe(row: dict[str, Any]) -> str:

@@ -27,14 +27,6 @@ def freshness(conn: Connection) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def recent_incidents(conn: Connection, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
-    """Reconciliation incidents found since ``since``, newest first."""
-    with transaction(conn) as cur:
-        cur.execute(sql("checks/recent_incidents.sql"), {"since": since, "limit": limit})
-        names = [c.name for c in cur.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def human_lag(lag: timedelta | None) -> str:
     """``2h05m``, ``3d4h``, ``never rolled up`` for a grain with nothing rolled up."""
     if lag is None:
@@ -69,9 +61,12 @@ def freshness_summary(conn: Connection) -> str:
 
 
 def render_page(conn: Connection, now: datetime | None = None) -> str:
-    """The Freshness page: every rollup table's freshness and the last week's incidents."""
+    """The Freshness page: on top the incidents and anomalies found in the last 24 hours,
+    each linking to the Airflow run that found it; every rollup table's freshness; the last
+    week's reconciliation incidents."""
     from datetime import UTC
 
+    from agent_warehouse.checks.report import recent_checks, report_items, run_url
     from agent_warehouse.reports.daily import _templates
 
     now = now or datetime.now(UTC)
@@ -81,6 +76,9 @@ def render_page(conn: Connection, now: datetime | None = None) -> str:
         # fresh: nothing pending and at most one period (plus the run's delay) behind
         step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}[r["grain"]]
         r["fresh"] = not r["pending_periods"] and r["lag"] is not None and r["lag"] <= step + timedelta(hours=2)
-    incidents = recent_incidents(conn, now - timedelta(days=7))
+    week = recent_checks(conn, now - timedelta(days=7))["incidents"]
+    for i in week:
+        i["run_url"] = run_url(i["dag_id"], i["run_id"])
     return _templates().get_template("freshness.html.j2").render(
-        rows=rows, incidents=incidents, now=now.strftime("%Y-%m-%d %H:%M UTC"), summary=summarize(rows))
+        items=report_items(recent_checks(conn, now - timedelta(days=1))), rows=rows, incidents=week,
+        now=now.strftime("%Y-%m-%d %H:%M UTC"), summary=summarize(rows))

@@ -4,8 +4,9 @@ source in one snapshot, by queries that read the source another way than the rol
 
 hour: raw rows = accepted rows (execution_metrics_hourly) + rejected rows
       (rejected_runs_hourly) per workspace, and statuses, credits and runtimes agree;
-day:  the daily row = the sum of its hourly rows, and (while raw rows are kept) every
-      hourly row of the day against the raw rows, so a wrong hour is caught by the daily run;
+day:  the daily row = the sum of its hourly rows, and (while raw rows are kept) each hour's
+      rows against the raw rows, summed per hour, so a wrong hour is caught by the daily run
+      (an hour that differs is then checked per workspace, to name them);
 week: the weekly row = the sum of its daily rows.
 
 A mismatch is recorded in ``ops.reconciliation_incidents``, the period is re-rolled from its
@@ -77,7 +78,13 @@ def check_day(conn: Connection, day: date, raw: bool | None = None) -> list[Diff
 
     start = utc_midnight(day)
     raw = reconcile_settings().day_raw if raw is None else raw
-    return _fetch(conn, "checks/day.sql", {"day": day, "start": start, "end": start + DAY, "raw": raw})
+    found = _fetch(conn, "checks/day.sql", {"day": day, "start": start, "end": start + DAY, "raw": raw})
+    # The raw pass compares whole hours (24 groups: cheap); an hour that differs is checked
+    # again on its own, per workspace, to say which workspaces and values (hour.sql).
+    wrong_hours = sorted({d.period for d in found if d.grain == "hour"})
+    detailed = {h: check_hour(conn, h) for h in wrong_hours}
+    return ([d for d in found if d.grain != "hour" or not detailed[d.period]]
+            + [d for h in wrong_hours for d in detailed[h]])
 
 
 def check_week(conn: Connection, week_start: date) -> list[Difference]:

@@ -51,12 +51,29 @@ class ReconcileSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGENT_WAREHOUSE_RECONCILE_", extra="ignore", frozen=True)
 
     # The daily check reads the day's raw rows (while kept) to catch hourly rows gone wrong
-    # after their hour was written and checked. One scan of the day, but it aggregates every
-    # raw row: at 200,000 runs an hour about ten times the day's rollup from its partials
-    # (README, "What it checks"). Off: the day is checked against its hourly rows only; each
-    # hour is still checked against its raw rows by the run that writes it.
+    # after their hour was written and checked. One scan of the day summed per hour, but it
+    # reads every raw row: at 200,000 runs an hour 2 to 4 times the day's rollup from its
+    # partials, under a tenth of the day rolled up from raw (docs/checks.md, "Cost"). Off:
+    # the day is checked against its hourly rows only; each hour is still checked against
+    # its raw rows by the run that writes it.
     day_raw: bool = True
 
 
 def reconcile_settings() -> ReconcileSettings:
     return ReconcileSettings()
+
+
+class LinkSettings(BaseSettings):
+    """``AGENT_WAREHOUSE_AIRFLOW_UI_URL``: where the pages link a check's Airflow run."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_WAREHOUSE_", extra="ignore", frozen=True)
+
+    # The Airflow UI's base URL (e.g. https://airflow.example.com), for report pages read
+    # away from the api-server (a copied file, a proxy under another path). Empty (the
+    # default): links relative to the pages, which the plugin serves under /reports/ beside
+    # the UI, so they follow whatever host and base path the reader used.
+    airflow_ui_url: str = ""
+
+
+def link_settings() -> LinkSettings:
+    return LinkSettings()

@@ -40,11 +40,13 @@ def reconcile_task(*outputs: Any) -> Any:
 
         from agent_warehouse.checks import reconcile as checks
         from agent_warehouse.orchestration.audit import counted
+        from agent_warehouse.orchestration.tasks import injected
 
+        run = injected(dag_run, "dag_run")  # the incidents name the run that found them
         found = periods_written(written)
         try:
             out, rows = counted(checks.reconcile, found["hours"], found["days"], found["weeks"],
-                                dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+                                dag_id=run.dag_id, run_id=run.run_id)
         except checks.ReconciliationError as exc:
             # re-rolled and checked twice already: a retry would only find it again
             raise AirflowFailException(str(exc)) from exc
@@ -57,23 +59,27 @@ def anomalies_task(grain: str) -> Any:
     from airflow.sdk import task
 
     @task(task_id="detect_anomalies", multiple_outputs=False)
-    def detect_anomalies(data_interval_start: Any = None, **context: Any) -> dict[str, Any]:
-        """Flag workspaces failing or slowing down against their own 7-day baseline; notify."""
+    def detect_anomalies(data_interval_start: Any = None, dag_run: Any = None, **context: Any) -> dict[str, Any]:
+        """Flag workspaces failing or slowing down against their own 7-day baseline; notify.
+        Each flagged row names this run (the report links to it)."""
         import logging
 
         from agent_warehouse.checks import anomalies, notify
         from agent_warehouse.orchestration.audit import counted
+        from agent_warehouse.orchestration.tasks import injected
 
-        start = data_interval_start.astimezone(UTC)
+        run = injected(dag_run, "dag_run")
+        found_by = {"dag_id": run.dag_id, "run_id": run.run_id}
+        start = injected(data_interval_start, "data_interval_start").astimezone(UTC)
         if grain == "day":
             start = datetime(start.year, start.month, start.day, tzinfo=UTC)
-            got, _ = counted(anomalies.detect_day, start.date())
+            got, _ = counted(anomalies.detect_day, start.date(), **found_by)
             end = start + timedelta(days=1)
         else:
-            got, _ = counted(anomalies.detect_hour, start)
+            got, _ = counted(anomalies.detect_hour, start, **found_by)
             end = start + timedelta(hours=1)
         try:
-            got["notified"], _ = counted(notify.notify_anomalies, start, end, context)
+            got["notified"], _ = counted(notify.notify_anomalies, start, end, {**context, "dag_run": run})
         except Exception as exc:  # the rows stay unsent and go with the next run's
             logging.getLogger(__name__).warning("could not send the anomalies: %r", exc)
             got["notify_error"] = repr(exc)[:500]

@@ -12,7 +12,8 @@
 --                 z >= %(p95_z)s and a p95 at least %(min_p95_ratio)s times the baseline p95.
 -- Why (checks/anomalies.py): counts have a known noise, and one huge run moves a count by one
 -- where it can move a p95 of few runs several-fold.
--- Rewrites the hour's rows in one transaction, keeping notified_at of rows still flagged.
+-- Rewrites the hour's rows in one transaction, keeping notified_at of rows still flagged;
+-- %(dag_id)s and %(run_id)s name the Airflow run that found them (NULL outside Airflow).
 
 CREATE TEMP TABLE anomaly_now ON COMMIT DROP AS
 SELECT m.workspace_id, m.total_executions AS n, m.failed_executions AS f, m.p95_runtime,
@@ -84,12 +85,13 @@ WHERE a.hour = %(start)s::timestamptz
   AND NOT EXISTS (SELECT 1 FROM anomaly_flagged f WHERE f.workspace_id = a.workspace_id AND f.metric = a.metric);
 
 INSERT INTO analytics.workspace_anomalies_hourly AS a
-    (workspace_id, hour, metric, value, baseline, score, runs, baseline_runs, baseline_days)
-SELECT workspace_id, %(start)s::timestamptz, metric, value, baseline, score, runs, baseline_runs, baseline_days
+    (workspace_id, hour, metric, value, baseline, score, runs, baseline_runs, baseline_days, dag_id, run_id)
+SELECT workspace_id, %(start)s::timestamptz, metric, value, baseline, score, runs, baseline_runs, baseline_days,
+       %(dag_id)s, %(run_id)s
 FROM anomaly_flagged
 ON CONFLICT (workspace_id, hour, metric) DO UPDATE
 SET value = EXCLUDED.value, baseline = EXCLUDED.baseline, score = EXCLUDED.score, runs = EXCLUDED.runs,
     baseline_runs = EXCLUDED.baseline_runs, baseline_days = EXCLUDED.baseline_days,
-    detected_at = EXCLUDED.detected_at;
+    detected_at = EXCLUDED.detected_at, dag_id = EXCLUDED.dag_id, run_id = EXCLUDED.run_id;
 
 SELECT count(*) AS flagged, (SELECT count(*) FROM anomaly_now) AS scored FROM anomaly_flagged

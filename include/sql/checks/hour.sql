@@ -43,35 +43,22 @@ WITH live AS (
     FULL JOIN rejected j ON j.workspace_id = m.workspace_id
 ), pairs AS (
     SELECT coalesce(r.workspace_id, s.workspace_id) AS workspace_id,
-           s.accepted AS s_accepted, r.accepted AS r_accepted, s.all_rows AS s_all, r.all_rows AS r_all,
+           s.accepted AS s_accepted, r.accepted AS r_accepted,
+           coalesce(s.all_rows, 0) - coalesce(s.accepted, 0) AS s_rejected,
+           coalesce(r.all_rows, 0) - coalesce(r.accepted, 0) AS r_rejected,
            s.successful AS s_ok, r.successful AS r_ok, s.failed AS s_failed, r.failed AS r_failed,
            s.credits AS s_credits, r.credits AS r_credits, s.avg_runtime AS s_avg, r.avg_runtime AS r_avg,
            s.min_runtime, s.max_runtime, r.p95_runtime
     FROM rollup r
     FULL JOIN raw s ON s.workspace_id = r.workspace_id
 )
+-- the comparisons: ops.reconcile_compare (migration 0026), shared with day.sql and week.sql
 SELECT d.table_name, p.workspace_id, d.column_name, d.rollup_value, d.source_value
 FROM pairs p
-CROSS JOIN LATERAL (VALUES
-    ('analytics.execution_metrics_hourly', 'total_executions',
-     coalesce(p.r_accepted, 0)::text, coalesce(p.s_accepted, 0)::text,
-     coalesce(p.r_accepted, 0) <> coalesce(p.s_accepted, 0)),
-    ('ops.rejected_runs_hourly', 'row_count',
-     (coalesce(p.r_all, 0) - coalesce(p.r_accepted, 0))::text, (coalesce(p.s_all, 0) - coalesce(p.s_accepted, 0))::text,
-     coalesce(p.r_all, 0) - coalesce(p.r_accepted, 0) <> coalesce(p.s_all, 0) - coalesce(p.s_accepted, 0)),
-    ('analytics.execution_metrics_hourly', 'successful_executions',
-     coalesce(p.r_ok, 0)::text, coalesce(p.s_ok, 0)::text, coalesce(p.r_ok, 0) <> coalesce(p.s_ok, 0)),
-    ('analytics.execution_metrics_hourly', 'failed_executions',
-     coalesce(p.r_failed, 0)::text, coalesce(p.s_failed, 0)::text, coalesce(p.r_failed, 0) <> coalesce(p.s_failed, 0)),
-    ('analytics.execution_metrics_hourly', 'total_credits',
-     coalesce(p.r_credits, 0)::text, coalesce(p.s_credits, 0)::text, coalesce(p.r_credits, 0) <> coalesce(p.s_credits, 0)),
-    -- the rollup sums runtimes exactly (rollup_hour.sql); a plain float sum differs in the last bits
-    ('analytics.execution_metrics_hourly', 'avg_runtime', p.r_avg::text, p.s_avg::text,
-     (p.r_avg IS NULL) <> (p.s_avg IS NULL) OR abs(p.r_avg - p.s_avg) > 1e-9 * greatest(abs(p.s_avg), 1e-9)),
-    -- the exact p95 costs a sort; one scan bounds it: between the hour's least and greatest runtime
-    ('analytics.execution_metrics_hourly', 'p95_runtime', p.p95_runtime::text,
-     '[' || p.min_runtime || ', ' || p.max_runtime || ']',
-     (p.p95_runtime IS NULL) <> (p.min_runtime IS NULL) OR p.p95_runtime < p.min_runtime OR p.p95_runtime > p.max_runtime)
-) d(table_name, column_name, rollup_value, source_value, differs)
-WHERE d.differs
+CROSS JOIN LATERAL ops.reconcile_compare(
+    'analytics.execution_metrics_hourly', p.r_accepted, p.s_accepted, p.r_ok, p.s_ok, p.r_failed, p.s_failed,
+    p.r_credits, p.s_credits, p.r_avg, p.s_avg, hourly => TRUE, r_rejected => p.r_rejected,
+    s_rejected => p.s_rejected, r_p95 => p.p95_runtime, s_min_runtime => p.min_runtime,
+    s_max_runtime => p.max_runtime
+) d
 ORDER BY 1, 2, 3

@@ -22,20 +22,12 @@ WITH live AS (
     FULL JOIN day_sums d ON d.workspace_id = w.workspace_id
     WHERE EXISTS (SELECT 1 FROM live)
 )
+-- the comparisons: ops.reconcile_compare (migration 0026), shared with hour.sql and day.sql
 SELECT 'week' AS grain, %(week)s::date::timestamp AT TIME ZONE 'UTC' AS period,
-       'analytics.execution_metrics_weekly' AS table_name, p.workspace_id, d.column_name, d.rollup_value, d.source_value
+       d.table_name, p.workspace_id, d.column_name, d.rollup_value, d.source_value
 FROM pairs p
-CROSS JOIN LATERAL (VALUES
-    ('total_executions', coalesce(p.r_total, 0)::text, coalesce(p.s_total, 0)::text,
-     coalesce(p.r_total, 0) <> coalesce(p.s_total, 0)),
-    ('successful_executions', coalesce(p.r_ok, 0)::text, coalesce(p.s_ok, 0)::text,
-     coalesce(p.r_ok, 0) <> coalesce(p.s_ok, 0)),
-    ('failed_executions', coalesce(p.r_failed, 0)::text, coalesce(p.s_failed, 0)::text,
-     coalesce(p.r_failed, 0) <> coalesce(p.s_failed, 0)),
-    ('total_credits', coalesce(p.r_credits, 0)::text, coalesce(p.s_credits, 0)::text,
-     coalesce(p.r_credits, 0) <> coalesce(p.s_credits, 0)),
-    ('avg_runtime', p.r_avg::text, p.s_avg::text,
-     (p.r_avg IS NULL) <> (p.s_avg IS NULL) OR abs(p.r_avg - p.s_avg) > 1e-9 * greatest(abs(p.s_avg), 1e-9))
-) d(column_name, rollup_value, source_value, differs)
-WHERE d.differs
+CROSS JOIN LATERAL ops.reconcile_compare(
+    'analytics.execution_metrics_weekly', p.r_total, p.s_total, p.r_ok, p.s_ok, p.r_failed, p.s_failed,
+    p.r_credits, p.s_credits, p.r_avg, p.s_avg
+) d
 ORDER BY 4, 5

@@ -9,13 +9,16 @@ import json
 import threading
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import quote
 
 from agent_warehouse.checks import anomalies, notify
+from agent_warehouse.checks.freshness import render_page
 from agent_warehouse.checks.report import day_checks, report_items
 from agent_warehouse.checks.settings import AnomalySettings
 from agent_warehouse.rollups import hourly
 from support import HOUR
 from support.checks import fetch
+from support.runs import run_dag
 from tools.synthetic import generate_hours
 
 FIRST = date(2026, 1, 1)
@@ -47,7 +50,7 @@ def roll(conn, days: list[date]) -> None:
 
 
 
-def test_no_incident_false_positive_rate_and_injected_incidents_all_flagged(wh):
+def test_no_incident_false_positive_rate_and_injected_incidents_all_flagged(wh, dagbag, monkeypatch, tmp_path):
     days = [FIRST + timedelta(days=i) for i in range(DAYS)]
     load_days(wh, days)
     roll(wh, days)
@@ -125,3 +128,20 @@ def test_no_incident_false_positive_rate_and_injected_incidents_all_flagged(wh):
     assert all(w in received[0]["text"] for w, _, _ in expected)
     assert fetch(wh, "SELECT count(*) FROM analytics.workspace_anomalies_hourly WHERE notified_at IS NULL "
                      "AND hour >= %s", (day[0],))[0][0] == 0
+
+    # Through Airflow: the day's daily_rollup run scores the day again; every row names that
+    # run, and its report and the Freshness page list each on top, linking to the run.
+    assert fetch(wh, "SELECT count(*) FROM analytics.workspace_anomalies_hourly WHERE run_id IS NOT NULL") == [(0,)]
+    monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
+    finder = run_dag(dagbag, "daily_rollup", at(INCIDENT_DAY, 1) + timedelta(days=1), monkeypatch)
+    assert finder.state == "success"
+    assert set(fetch(wh, "SELECT dag_id, run_id FROM analytics.workspace_anomalies_hourly WHERE hour >= %s",
+                     (day[0],))) == {("daily_rollup", finder.run_id)}
+    link = f'href="../dags/daily_rollup/runs/{quote(finder.run_id, safe="")}"'
+    page = (tmp_path / f"daily-{INCIDENT_DAY}.html").read_text()
+    top = page[page.index('<section id="incidents"'):page.index("</section>")]
+    assert top.count("<li>") == len(expected) and top.count(link) == len(expected)
+    assert all(w[:8] in top for w, _, _ in expected)
+    fresh = render_page(wh)
+    top = fresh[fresh.index('<section id="incidents"'):fresh.index("</section>")]
+    assert top.count("anomaly: ") == len(expected) and top.count(link) == len(expected)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
+from agent_warehouse.checks.freshness import render_page
 from support import HOUR
 from support.checks import assert_exact, assert_matches, fetch, raw_rows
 from support.oracle import daily_metrics, weekly_metrics
@@ -90,10 +92,12 @@ def test_daily_run_finds_a_corrupted_hourly_row_and_rerolls_its_hour(wh, dagbag,
                     (H9, day_of_runs[0]))
     wh.commit()
 
-    assert run_dag(dagbag, "daily_rollup", DAILY_RUN_AT + timedelta(minutes=1), monkeypatch).state == "success"
+    finder = run_dag(dagbag, "daily_rollup", DAILY_RUN_AT + timedelta(minutes=1), monkeypatch)
+    assert finder.state == "success"
     found = incidents(wh)
     assert [(g, p, t, o, d, n) for g, p, t, o, d, n, _ in found] == [
         ("hour", H9, "analytics.execution_metrics_hourly", "repaired", "daily_rollup", 2)]
+    assert fetch(wh, "SELECT run_id FROM ops.reconciliation_incidents") == [(finder.run_id,)]
     assert "failed_executions" in found[0][6] and "total_credits" in found[0][6]
     for h in (3, 9, 14, 20):
         assert_exact(wh, MIDNIGHT + h * HOUR)
@@ -101,21 +105,33 @@ def test_daily_run_finds_a_corrupted_hourly_row_and_rerolls_its_hour(wh, dagbag,
                    "workspace_activity_daily")
     details = fetch(wh, "SELECT details FROM ops.job_runs WHERE dag_id = 'daily_rollup' ORDER BY id DESC LIMIT 1")[0][0]
     assert details["incidents"] and details["days_checked"] == 1
-    # The day's report lists it on top, linking to the run that found it.
+    # The day's report and the Freshness page list it on top, linking to the run that found
+    # it (the Airflow 3 UI's /dags/<dag_id>/runs/<run_id>, relative to /reports/<page>).
+    link = f'href="../dags/daily_rollup/runs/{quote(finder.run_id, safe="")}"'
     page = (tmp_path / "daily-2026-01-05.html").read_text()
     section = page[page.index('<section id="incidents"'):page.index("</section>")]
     assert "reconciliation (repaired)" in section and "2026-01-05T09:00Z" in section
     assert "hour of analytics.execution_metrics_hourly" in section
-    assert 'href="../dags/daily_rollup/runs/' in section
+    assert section.count('class="found-by"') == 1 and link in section
+    fresh = render_page(wh)
+    assert fresh.index('<section id="incidents"') < fresh.index('id="freshness"')
+    top = fresh[fresh.index('<section id="incidents"'):fresh.index("</section>")]
+    assert "reconciliation (repaired)" in top and link in top
+    assert link in fresh[fresh.index('id="incidents-week"'):]  # and in the week's table
+    # The base URL is a setting, for pages read away from the api-server.
+    monkeypatch.setenv("AGENT_WAREHOUSE_AIRFLOW_UI_URL", "https://airflow.example.com/")
+    assert f'href="https://airflow.example.com/dags/daily_rollup/runs/{quote(finder.run_id, safe="")}"' in render_page(wh)
 
 
 def test_hourly_run_finds_its_own_wrong_write_and_rerolls_it(wh, dagbag, day_of_runs, monkeypatch,
                                                              cleanup_triggers):
     corrupt_writes(wh, "analytics.execution_metrics_hourly", times=1)  # the rollup's write goes wrong once
-    assert run_dag(dagbag, "hourly_rollup", HOURLY_RUN_AT, monkeypatch).state == "success"
+    finder = run_dag(dagbag, "hourly_rollup", HOURLY_RUN_AT, monkeypatch)
+    assert finder.state == "success"
     found = incidents(wh)
     assert [(g, p, t, o, d, n) for g, p, t, o, d, n, _ in found] == [
         ("hour", H9, "analytics.execution_metrics_hourly", "repaired", "hourly_rollup", 1)]
+    assert fetch(wh, "SELECT run_id FROM ops.reconciliation_incidents") == [(finder.run_id,)]
     assert "total_credits" in found[0][6]
     assert_exact(wh, H9)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -56,11 +57,37 @@ def an_hourly_run(stack) -> str:
     return run_id
 
 
+def an_incident_found_by(wh, run_id: str) -> None:
+    """A reconciliation incident of DAY naming ``run_id`` as the run that found it (that a
+    run names itself is tests/integration/checks' part; here the UI follows the link)."""
+    with wh.cursor() as cur:
+        cur.execute("DELETE FROM ops.reconciliation_incidents")
+        cur.execute("INSERT INTO ops.reconciliation_incidents (grain, period, table_name, what_differed, mismatches, "
+                    "dag_id, run_id, outcome) VALUES ('hour', %s, 'analytics.execution_metrics_hourly', "
+                    "'1 difference(s) in 1 workspace(s), columns total_credits', 1, 'hourly_rollup', %s, 'repaired')",
+                    (datetime(2026, 1, 5, 8, tzinfo=UTC), run_id))
+    wh.commit()
+
+
+def follow_found_by(browser: Browser, run_id: str, shot: str) -> None:
+    """The page's "the Airflow run that found it" link leads to that run's page in the UI."""
+    href = browser.call("POST", "/execute/sync", {
+        "script": "const a = document.querySelector('#incidents a.found-by'); return a ? a.href : null",
+        "args": []})
+    assert href and href.endswith(f"/dags/hourly_rollup/runs/{quote(run_id, safe='')}"), href
+    browser.click("#incidents a.found-by")
+    browser.wait_url(lambda u: "/dags/hourly_rollup/runs/" in u)
+    page = browser.wait_text("Success")
+    assert run_id in page or "backfill" in page
+    browser.screenshot(shot)
+
+
 def test_log_in_see_the_dags_the_grid_and_the_report(chromium, stack, wh):
     from agent_warehouse.reports.daily import write_daily_report
 
-    write_daily_report(wh, DAY, stack.reports_dir)
     run_id = an_hourly_run(stack)
+    an_incident_found_by(wh, run_id)
+    write_daily_report(wh, DAY, stack.reports_dir)
     browser = Browser(*chromium, SHOTS)
     try:
         # Not logged in: the UI sends the browser to the login form, and /reports refuses.
@@ -103,6 +130,7 @@ def test_log_in_see_the_dags_the_grid_and_the_report(chromium, stack, wh):
                                                         "args": []})
         assert charts == 8
         browser.screenshot("06-daily-report")
+        follow_found_by(browser, run_id, "06b-run-that-found-the-incident")
 
         # The Freshness page (docs/checks.md), linked from the reports' index: one row per
         # rollup table, and the incidents.
@@ -113,7 +141,9 @@ def test_log_in_see_the_dags_the_grid_and_the_report(chromium, stack, wh):
         for table in ("execution_metrics_hourly", "execution_metrics_daily", "execution_metrics_weekly"):
             assert table in fresh, table
         assert "newest period rolled up" in fresh and "pending periods" in fresh
+        assert fresh.index("Incidents and anomalies found in the last 24 hours") < fresh.index("newest period")
         browser.screenshot("07-freshness")
+        follow_found_by(browser, run_id, "07b-run-that-found-the-incident")
     finally:
         browser.close()
     # Outside the browser too: the same page without a login is refused.
