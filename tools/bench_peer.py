@@ -29,7 +29,8 @@ definition) at every grain, worst and 99th percentile, for both sides.
 Sizes: ``BENCH_PEER_ROWS_PER_HOUR`` (200,000), ``BENCH_PEER_HOURS`` (24), ``BENCH_PEER_WORKSPACES``
 (1000); ``BENCH_PEER_REPEAT`` (3), ``BENCH_PEER_CATCHUP_REPEAT`` (2),
 ``BENCH_PEER_TDIGEST_COMPRESSION`` (100), ``BENCH_PEER_PORT`` (55415),
-``BENCH_PEER_KEEP=1`` keeps the stopped cluster's data directory.
+``BENCH_PEER_KEEP=1`` keeps the stopped cluster's data directory, ``BENCH_PEER_OUT`` writes the
+results elsewhere than ``bench/peer_results.json``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ COMPRESSION = int(os.environ.get("BENCH_PEER_TDIGEST_COMPRESSION", "100"))
 KEEP = os.environ.get("BENCH_PEER_KEEP") == "1"
 SEED = 0.42  # generate_hours' default: the project side is loaded through it
 SQL = TOOLS_SQL / "peer"
-RESULTS = PROJECT_ROOT / "bench" / "peer_results.json"
+RESULTS = Path(os.environ.get("BENCH_PEER_OUT", PROJECT_ROOT / "bench" / "peer_results.json")).resolve()
 CRON_TIMEOUT_S = 1800
 
 # Both sides get one server's settings; work_mem as tools/bench.py gives both of its sides.
@@ -459,7 +460,7 @@ def report(results: dict[str, Any]) -> None:
     print(f"\nexact daily outputs ({ag['columns']}): {ag['differ']} of {ag['workspace_days']} workspace-days differ")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"written to {RESULTS.relative_to(PROJECT_ROOT)}")
+    print(f"written to {RESULTS}")
 
 
 def _pct(x: float | None) -> str:
@@ -491,9 +492,10 @@ def main() -> int:
             versions[ext] = peer.execute("SELECT extversion FROM pg_extension WHERE extname = %s", (ext,)).fetchone()[0]
         peer.commit()
         results["versions"] = versions
-        same = query(project, "raw_checksum.sql") == query(peer, "raw_checksum.sql")
+        fingerprints = query(project, "raw_checksum.sql"), query(peer, "raw_checksum.sql")
+        same = fingerprints[0] == fingerprints[1]
         if not same:
-            raise RuntimeError("the two databases do not hold the same runs")
+            raise RuntimeError(f"the two databases do not hold the same runs: {fingerprints}")
         results["same_raw_rows"] = same
         for conn in (project, peer):
             settle(conn)
