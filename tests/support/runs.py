@@ -16,10 +16,8 @@ def run_dag(dagbag: Any, dag_id: str, run_at: datetime, monkeypatch: pytest.Monk
     README, "Deadlines"), so the alert is lifted for the test run only."""
     dag = dagbag.get_dag(dag_id)
     assert dag is not None, dagbag.import_errors
-    if monkeypatch is not None:
-        monkeypatch.setattr(dag, "deadline", None)
-    else:
-        dag.deadline = None
+    # Lifted for this run only: the DagBag is shared, and a later test reads the alerts.
+    deadline, dag.deadline = dag.deadline, None
     # An in-process run merges its conf into the params of the DAG's task objects, which the
     # shared DagBag hands to every later test: give them back their own params afterwards.
     saved = {task.task_id: copy.deepcopy(task.params) for task in dag.tasks}
@@ -27,5 +25,6 @@ def run_dag(dagbag: Any, dag_id: str, run_at: datetime, monkeypatch: pytest.Monk
         # no_logical_date: as POST /api/v2/dags/{id}/dagRuns makes a run by default.
         return dag.test(logical_date=None if no_logical_date else run_at, run_after=run_at, run_conf=conf)
     finally:
+        dag.deadline = deadline
         for task in dag.tasks:
             task.params = saved[task.task_id]
