@@ -203,9 +203,15 @@ def close_abandoned_rows(context: Any) -> list[int]:
     failed after its retries (the run's own state is right; the row was not). Each is closed
     with the run's final state. Returns their ids."""
     ti, dag_run = context["ti"], context["dag_run"]
-    closed = []
+    closed: list[int] = []
     with warehouse() as conn:
-        for job_id, run_id in audit.unclosed_rows(conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id):
+        rows = audit.unclosed_rows(conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+        # One question first: usually every such row is a run still running (a backfill runs
+        # up to 10 at once), and asking each run's state is one API call per row.
+        if not rows or not ti.get_dr_count(dag_id=dag_run.dag_id, run_ids=[r for _, r in rows],
+                                           states=["success", "failed"]):
+            return closed
+        for job_id, run_id in rows:
             try:
                 state = ti.get_dagrun_state(dag_run.dag_id, run_id)
             except Exception:  # a run Airflow does not know (yet): leave its row as it is
