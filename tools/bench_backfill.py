@@ -149,8 +149,11 @@ def run(dsn: str, first_hour: datetime, runs: int, rows_per_hour: int, workspace
         services = {**svc.running(), "postgres": _postmaster()}
         cpu_before = _cpu_seconds(services)
         began = time.perf_counter()
+        # BENCH_BACKFILL_MAX_ACTIVE_RUNS: the backfill's own limit (Airflow's default: 10 runs)
+        limit = os.environ.get("BENCH_BACKFILL_MAX_ACTIVE_RUNS")
         cli("backfill", "create", "--dag-id", "hourly_rollup", "--from-date", first_hour.isoformat(),
-            "--to-date", (first_hour + (runs - 1) * HOUR).isoformat())
+            "--to-date", (first_hour + (runs - 1) * HOUR).isoformat(),
+            *(["--max-active-runs", limit] if limit else []))
         peak = 0
         deadline = time.monotonic() + TIMEOUT_S
         while True:
@@ -183,9 +186,12 @@ def run(dsn: str, first_hour: datetime, runs: int, rows_per_hour: int, workspace
                 "task_seconds": float(task_seconds),
                 "task_queued_mean_s": round(float(queued_s), 3), "first_to_last_run_s": float(last_end),
                 "cpu_s": cpu, "rows_per_hour": rows_per_hour, "peak_task_rss_mb": peak / 1024,
-                "how": "airflow backfill create on api-server + dag-processor + scheduler (LocalExecutor, "
-                       "parallelism 4, max_active_runs 4); seconds from the backfill's creation to "
-                       "the last run's success; sql_seconds = rollup_hour + repair task durations"}
+                "parallelism": int(env["AIRFLOW__CORE__PARALLELISM"]),
+                "backfill_max_active_runs": int(limit or 10),
+                "how": "airflow backfill create on api-server + dag-processor + scheduler (LocalExecutor); "
+                       "seconds from the backfill's creation to the last run's success; sql_seconds = "
+                       "rollup_hour + repair task durations; cpu_s: CPU seconds of each service with its "
+                       "child processes (the scheduler's: the LocalExecutor's task processes)"}
     finally:
         svc.stop()
         devdb.drop_database(META_DB)
