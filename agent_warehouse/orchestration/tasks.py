@@ -139,6 +139,7 @@ def checks_task(grain: str, *outputs: Any) -> Any:
     @task(task_id=f"check_{grain}s", multiple_outputs=False)
     def check(written: list[dict[str, Any]], data_interval_start: Any = None, dag_run: Any = None,
               **context: Any) -> Any:
+        import inspect
         from datetime import UTC, datetime, timedelta
 
         from airflow.sdk.exceptions import AirflowFailException
@@ -148,24 +149,29 @@ def checks_task(grain: str, *outputs: Any) -> Any:
         from agent_warehouse.checks.tasks import periods_written
         from agent_warehouse.orchestration.audit import counted
 
+        run = injected(dag_run, "dag_run")  # the incidents (and anomalies) name the run that found them
         found = periods_written(written)
         try:
             out, rows = counted(checks.reconcile, found["hours"], found["days"], found["weeks"],
-                                dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+                                dag_id=run.dag_id, run_id=run.run_id)
         except checks.ReconciliationError as exc:
             # re-rolled and checked twice already: a retry would only find it again
             raise AirflowFailException(f"reconcile: {exc}") from exc
         start = injected(data_interval_start, "data_interval_start").astimezone(UTC)
+        detect = anomalies.detect_day if grain == "day" else anomalies.detect_hour
+        # Where the detection can name the run that found each row (checks' run links), it does.
+        found_by = ({"dag_id": run.dag_id, "run_id": run.run_id}
+                    if "run_id" in inspect.signature(detect).parameters else {})
         if grain == "day":
             start = datetime(start.year, start.month, start.day, tzinfo=UTC)
-            got, _ = counted(anomalies.detect_day, start.date())
+            got, _ = counted(detect, start.date(), **found_by)
             end = start + timedelta(days=1)
         else:
-            got, _ = counted(anomalies.detect_hour, start)
+            got, _ = counted(detect, start, **found_by)
             end = start + timedelta(hours=1)
         try:
             got["notified"], _ = counted(notify.notify_anomalies, start, end,
-                                         {**context, "dag_run": dag_run, "data_interval_start": data_interval_start})
+                                         {**context, "dag_run": run, "data_interval_start": data_interval_start})
         except Exception as exc:  # the rows stay unsent and go with the next run's
             log.warning("could not send the anomalies: %r", exc)
             got["notify_error"] = repr(exc)[:500]
