@@ -5,7 +5,11 @@ a LocalExecutor of 4) on a metadata database of their own, creates one backfill 
 hours and waits for every run to succeed. Reports the wall time from the backfill's creation
 to the last run's end, the seconds the rollup tasks spent (``sql_seconds``: rollup_hour and
 repair_changed_hours, from Airflow's task instances) and the largest peak resident set of any
-process the services started (the task processes among them).
+process the services started (the task processes among them), the CPU seconds of each
+service with its child processes and of PostgreSQL (``cpu_s``), and the mean wait of a task
+between queued and started. ``AIRFLOW__CORE__PARALLELISM``, ``AGENT_WAREHOUSE_POOL_SLOTS``,
+``AGENT_WAREHOUSE_MAX_ACTIVE_TASKS`` and ``BENCH_BACKFILL_MAX_ACTIVE_RUNS`` (the backfill's
+own limit, Airflow's default 10) in the environment change the concurrency measured.
 
 Standalone (``python -m tools.bench_backfill``, or ``make bench-backfill``): the same
 measurement without the rest of ``make bench``, on a database of its own. The runs are
