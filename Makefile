@@ -20,7 +20,7 @@ export PYTHONWARNINGS ?= ignore:Could not import graphviz:UserWarning,ignore:Usi
 # database) are already set, and exports where they are.
 WITH_DB = eval "$$($(PY) -m tools.devdb env)" &&
 
-.PHONY: help install demo test lint migrate schema airflow airflow-db db-stop clean bench bench-peer up down
+.PHONY: help install demo test lint migrate schema airflow airflow-db db-stop clean bench bench-backfill bench-peer up down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ clean: db-stop ## Remove the venv, the embedded database and Airflow's home
 
 bench: install airflow-db ## Benchmark against the naive seed SQL; writes bench/results.json
 	$(WITH_DB) AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(PY) -m tools.bench
+
+bench-backfill: install ## Only the benchmark's 24 hourly runs through a real scheduler (tools/bench_backfill.py)
+	$(WITH_DB) AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(PY) -m tools.bench_backfill $(if $(REPEAT),--repeat $(REPEAT))
 
 # Its own PostgreSQL 15 cluster in .pgdata-peer (the Debian packages it needs are installed if
 # missing, as root); the embedded server and the machine's PostgreSQL are not used.

@@ -13,8 +13,13 @@ figures: a missing output decides nothing.
 The block also gives every task of the DAG its run's period when the run has no logical
 date (``timetables.with_run_period``).
 
-A run whose ``check_schema`` fails (warehouse unreachable, ``make migrate`` due) fails
-before ``start_audit`` and leaves no row: the audit table is part of the schema it checks.
+The setup also does what every run needs before its work, as queries rather than tasks of
+their own (a task costs about a second and a half of Airflow): the schema check, before the
+row is opened, and for the DAGs that insert raw rows' days, the raw partitions ahead, after.
+A run whose schema check fails (warehouse unreachable, ``make migrate`` due) fails in
+``start_audit`` and leaves no row: the audit table is part of the schema it checks. A run
+whose partitions cannot be created closes its row ``failed`` before failing (a teardown does
+not run after a failed setup).
 """
 
 from __future__ import annotations
@@ -79,6 +84,14 @@ def open_row(job_type: str, context: Any) -> int:
             period_start=context.get("data_interval_start"),
             period_end=context.get("data_interval_end"),
         )
+
+
+def fail_opened_row(opened: Any, error: str) -> None:
+    """The setup failed after it opened the row: close it ``failed`` now, since the teardown
+    will not run (a retry of the setup reopens it)."""
+    if isinstance(opened, int):  # the one row of ``open_row``
+        with warehouse() as conn:
+            audit.finish_job(conn, opened, status="failed", error=error)
 
 
 def close_row(job_id: int, written: dict[str, Written | None], outcome: Outcome, context: Any) -> None:
@@ -190,9 +203,15 @@ def close_abandoned_rows(context: Any) -> list[int]:
     failed after its retries (the run's own state is right; the row was not). Each is closed
     with the run's final state. Returns their ids."""
     ti, dag_run = context["ti"], context["dag_run"]
-    closed = []
+    closed: list[int] = []
     with warehouse() as conn:
-        for job_id, run_id in audit.unclosed_rows(conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id):
+        rows = audit.unclosed_rows(conn, dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+        # One question first: usually every such row is a run still running (a backfill runs
+        # up to 10 at once), and asking each run's state is one API call per row.
+        if not rows or not ti.get_dr_count(dag_id=dag_run.dag_id, run_ids=[r for _, r in rows],
+                                           states=["success", "failed"]):
+            return closed
+        for job_id, run_id in rows:
             try:
                 state = ti.get_dagrun_state(dag_run.dag_id, run_id)
             except Exception:  # a run Airflow does not know (yet): leave its row as it is
@@ -209,13 +228,16 @@ def close_abandoned_rows(context: Any) -> list[int]:
 def audited_run(
     job_type: str,
     *,
-    after: Any = None,
+    check_schema: bool = True,
+    partitions_from: str | None = None,
     open_fn: Callable[[str, Any], Any] = open_row,
     close_fn: Callable[[Any, dict[str, Any], Outcome, Any], None] = close_row,
 ) -> Iterator[AuditScope]:
-    """Wrap the tasks created inside the block between ``start_audit`` (setup, after ``after``)
-    and ``finish_audit`` (teardown, upstream of it: every task created in the block).
+    """Wrap the tasks created inside the block between ``start_audit`` (setup) and
+    ``finish_audit`` (teardown, upstream of it: every task created in the block).
 
+    The setup checks the schema first (``check_schema``) and, with ``partitions_from`` (a
+    context key: ``"data_interval_start"``), creates the raw partitions ahead from that day.
     ``open_fn(job_type, context)`` returns the setup's output, ``close_fn(opened, written,
     outcome, context)`` closes the row(s); the defaults keep one row per run.
     """
@@ -223,10 +245,21 @@ def audited_run(
 
     @task(task_id=OPEN_TASK, multiple_outputs=False)
     def start_audit() -> Any:
-        """Open the run's ops.job_runs row (setup: the teardown closes it), and close the
-        rows earlier runs left open."""
+        """Check the warehouse schema, open the run's ops.job_runs row (setup: the teardown
+        closes it), create the raw partitions ahead, and close the rows earlier runs left open."""
+        from agent_warehouse.orchestration import tasks
+
         context = get_current_context()
+        if check_schema:  # before the row: the audit table is part of the schema it checks
+            tasks.check_schema()
         opened = open_fn(job_type, context)
+        if partitions_from is not None:
+            try:
+                created = tasks.ensure_partitions(context.get(partitions_from))
+            except Exception as exc:
+                fail_opened_row(opened, f"failed: {OPEN_TASK} (raw partitions ahead): {exc!r}"[:4000])
+                raise
+            log.info("raw partitions ahead: %d created", created)
         try:  # housekeeping for earlier runs: never a reason to fail this one
             close_abandoned_rows(context)
         except Exception:
@@ -245,8 +278,6 @@ def audited_run(
     opened: Any = start_audit().as_setup()
     dag = opened.operator.dag
     before = set(dag.task_dict)
-    if after is not None:
-        after >> opened
     scope = AuditScope(opened)
     yield scope
     inside = [dag.task_dict[t] for t in dag.task_dict if t not in before]

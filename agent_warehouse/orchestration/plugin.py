@@ -16,10 +16,23 @@ from airflow.plugins_manager import AirflowPlugin
 
 from agent_warehouse.orchestration import listeners as audit_listeners
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
-from agent_warehouse.web.internal_api import app as internal_api
-from agent_warehouse.web.reports_app import app as reports_app
 
 ENTRY_POINT = "agent_warehouse.orchestration.plugin:AgentWarehousePlugin"
+
+
+class _WebApps:
+    """``fastapi_apps``, imported when read: only the api-server (and ``airflow plugins``)
+    reads them, but every task process loads every plugin, and importing the two FastAPI
+    apps cost each task about half a second of CPU (tools/bench_backfill.py)."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> list[dict[str, object]]:
+        from agent_warehouse.web.internal_api import app as internal_api
+        from agent_warehouse.web.reports_app import app as reports_app
+
+        return [
+            {"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"},
+            {"app": internal_api, "url_prefix": "/internal", "name": "agent_warehouse_internal"},
+        ]
 
 
 class AgentWarehousePlugin(AirflowPlugin):
@@ -27,10 +40,7 @@ class AgentWarehousePlugin(AirflowPlugin):
     timetables = [ClosedPeriodTimetable]
     # The audit row follows what operators do to a run (clear, mark failed/success: docs/audit.md).
     listeners = [audit_listeners]
-    fastapi_apps = [
-        {"app": reports_app, "url_prefix": "/reports", "name": "Daily reports"},
-        {"app": internal_api, "url_prefix": "/internal", "name": "agent_warehouse_internal"},
-    ]
+    fastapi_apps = _WebApps()
     # One entry: the UI folds two or more nav entries into a "Plugins" menu. The reports'
     # index links to the Freshness page.
     external_views = [{"name": "Reports", "href": "/reports/", "destination": "nav",

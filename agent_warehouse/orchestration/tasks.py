@@ -1,5 +1,6 @@
-"""What every DAG of the package shares: default args, the schema check, partitions ahead,
-and the Assets naming the tables the DAGs write. The audit rows: ``orchestration/audit.py``."""
+"""What every DAG of the package shares: default args, the schema check, partitions ahead
+(both run inside the setup ``start_audit``) and the Assets naming the tables the DAGs write.
+The audit rows: ``orchestration/audit.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from agent_warehouse import settings
-from agent_warehouse.db import audit, migrations, warehouse
+from agent_warehouse.db import audit, migrations, run_script, warehouse
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,30 +93,21 @@ def table_asset(table: str) -> Any:
     return Asset(name=f"analytics.{table}", uri=f"{settings.current().asset_uri}/analytics/{table}")
 
 
-def check_schema_task() -> Any:
-    """Every DAG's first task: fail early, naming the fix, if `make migrate` is due."""
-    from airflow.sdk import task
-
-    @task(task_id="check_schema", multiple_outputs=False)
-    def run_check() -> None:
-        with warehouse() as conn:
-            migrations.check_current(conn)
-
-    return run_check()
+def check_schema() -> None:
+    """Fail, naming the fix, if `make migrate` is due (a query inside every DAG's setup
+    ``start_audit``, before it opens the audit row, which is part of the schema it checks)."""
+    with warehouse() as conn:
+        migrations.check_current(conn)
 
 
-def ensure_partitions_task(from_field: str = "data_interval_start") -> Any:
-    """Daily partitions of agent_runs from the run's day (``from_field``) on, created ahead."""
-    from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
-
-    s = settings.current()
-    return SQLExecuteQueryOperator(
-        task_id="ensure_partitions",
-        conn_id=settings.WAREHOUSE_CONN_ID,
-        sql="ops/ensure_partitions.sql",
-        parameters={"start": "{{ " + from_field + " }}", "days_ahead": s.partitions_ahead_days},
-        hook_params=s.hook_params(),
-    )
+def ensure_partitions(start: Any) -> int:
+    """Daily partitions of agent_runs from ``start``'s day on, ``partitions_ahead_days`` ahead,
+    each created in its own short transaction (never inside a rollup's, which would hold the
+    lock on agent_runs the creation takes for the whole rollup). Returns how many it created."""
+    with warehouse() as conn:
+        ((created,),) = run_script(conn, "ops/ensure_partitions.sql",
+                                   {"start": start, "days_ahead": settings.current().partitions_ahead_days})
+    return int(created or 0)
 
 
 def sql_written(results: list[Any], descriptions: list[Any]) -> list[dict[str, Any]]:
@@ -133,3 +125,57 @@ def sql_written(results: list[Any], descriptions: list[Any]) -> list[dict[str, A
 
     log_lines.log_hour(out[0])  # the task log ends with one human line, not the SQL's last count
     return out
+
+
+def checks_task(grain: str, *outputs: Any) -> Any:
+    """The self-checks of an hourly (``grain="hour"``) or daily (``"day"``) run as one task,
+    ``check_hours`` or ``check_days``: every period the rollup tasks' ``outputs`` wrote
+    reconciled against its source (re-rolled where it differs; fails, without retrying, when
+    a period is still wrong), then the run's hour or day scored for anomalies and the new ones
+    notified (``agent_warehouse/checks``). One task rather than two: a task costs more
+    Airflow time than both checks' queries on a 200,000-run hour."""
+    from airflow.sdk import task
+
+    @task(task_id=f"check_{grain}s", multiple_outputs=False)
+    def check(written: list[dict[str, Any]], data_interval_start: Any = None, dag_run: Any = None,
+              **context: Any) -> Any:
+        import inspect
+        from datetime import UTC, datetime, timedelta
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from agent_warehouse.checks import anomalies, notify
+        from agent_warehouse.checks import reconcile as checks
+        from agent_warehouse.checks.tasks import periods_written
+        from agent_warehouse.orchestration.audit import counted
+
+        run = injected(dag_run, "dag_run")  # the incidents (and anomalies) name the run that found them
+        found = periods_written(written)
+        try:
+            out, rows = counted(checks.reconcile, found["hours"], found["days"], found["weeks"],
+                                dag_id=run.dag_id, run_id=run.run_id)
+        except checks.ReconciliationError as exc:
+            # re-rolled and checked twice already: a retry would only find it again
+            raise AirflowFailException(f"reconcile: {exc}") from exc
+        start = injected(data_interval_start, "data_interval_start").astimezone(UTC)
+        detect = anomalies.detect_day if grain == "day" else anomalies.detect_hour
+        # Where the detection can name the run that found each row (checks' run links), it does.
+        found_by = ({"dag_id": run.dag_id, "run_id": run.run_id}
+                    if "run_id" in inspect.signature(detect).parameters else {})
+        if grain == "day":
+            start = datetime(start.year, start.month, start.day, tzinfo=UTC)
+            got, _ = counted(detect, start.date(), **found_by)
+            end = start + timedelta(days=1)
+        else:
+            got, _ = counted(detect, start, **found_by)
+            end = start + timedelta(hours=1)
+        try:
+            got["notified"], _ = counted(notify.notify_anomalies, start, end,
+                                         {**context, "dag_run": run, "data_interval_start": data_interval_start})
+        except Exception as exc:  # the rows stay unsent and go with the next run's
+            log.warning("could not send the anomalies: %r", exc)
+            got["notify_error"] = repr(exc)[:500]
+        log.info("anomalies: %s", got)
+        return {"rows_written": rows, "details": {**out, "anomalies": got}}
+
+    return check(list(outputs))

@@ -14,7 +14,8 @@ run through the Airflow Variable
 - `ops.job_runs` and `ops.deadline_misses`: before `D - job_runs_days` (default 400);
 - daily and weekly rollups are kept.
 
-Also creates the raw partitions of the coming days. Drops go through the owner's
+The setup `start_audit` checks the warehouse schema and creates the raw partitions of the
+coming days. Drops go through the owner's
 SECURITY DEFINER function `ops.drop_expired_agent_runs`; the audit row (`ops.job_runs`,
 job_type `cleanup_old_data`), opened by the setup `start_audit` and closed by the teardown
 `finish_audit` with the run's own state, lists what was dropped (docs/audit.md).
@@ -29,12 +30,7 @@ from airflow.sdk import DAG, Param, dag, task
 
 from agent_warehouse import SQL_DIR, settings
 from agent_warehouse.orchestration.audit import Written, audited_run
-from agent_warehouse.orchestration.tasks import (
-    check_schema_task,
-    dag_settings,
-    ensure_partitions_task,
-    injected,
-)
+from agent_warehouse.orchestration.tasks import dag_settings, injected
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 
@@ -76,10 +72,7 @@ def build() -> DAG:
             details, written = counted(retention.cleanup, injected(data_interval_end, "data_interval_end").date(), chosen)
             return {"rows_written": written, "details": details}
 
-        with audited_run("cleanup_old_data", after=check_schema_task()) as run:
-            ensure_partitions = ensure_partitions_task("data_interval_end")
-            dropped = drop_expired()
-            ensure_partitions >> dropped
-            run.record(dropped)
+        with audited_run("cleanup_old_data", partitions_from="data_interval_end") as run:
+            run.record(drop_expired())
 
     return cleanup_old_data()

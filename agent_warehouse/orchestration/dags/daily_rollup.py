@@ -16,8 +16,10 @@ Then scores each workspace's health (`analytics.workspace_health_daily`, docs/he
 and writes the daily report (`analytics.daily_reports` and an HTML page under the reports
 folder, served by the plugin at `/reports`). The tables written are declared as Assets
 (`outlets`), so other DAGs can be scheduled on them (docs/audit.md). One `ops.job_runs`
-row per run, opened by the setup `start_audit` and closed by the teardown `finish_audit`
-with the run's own state.
+row per run, opened by the setup `start_audit` (which checks the warehouse schema first)
+and closed by the teardown `finish_audit` with the run's own state. `check_days`
+reconciles every day written against its partials and raw rows and scores the day for
+anomalies, before the health scores and the report.
 
 `airflow dags test daily_rollup 2026-01-06T01:00:00+00:00` rolls up 5 January.
 """
@@ -29,10 +31,9 @@ from typing import Any
 
 from airflow.sdk import DAG, dag, task
 
-from agent_warehouse.checks.tasks import anomalies_task, reconcile_task
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.tasks import (
-    check_schema_task,
+    checks_task,
     dag_settings,
     period_rollup_task,
     table_asset,
@@ -85,14 +86,13 @@ def build() -> DAG:
                                          dag_id=dag_run.dag_id, run_id=dag_run.run_id)
             return {"inserted": out["inserted"], "workspaces": len(out["workspaces"])}
 
-        with audited_run("daily_rollup", after=check_schema_task()) as run:
+        with audited_run("daily_rollup") as run:
             rolled = period_rollup_task("daily", DAILY_TABLES)()
             health = score_health(rolled)  # an XComArg: the Written at run time
             report = write_report()
             health >> report
             # self-checks (agent_warehouse/checks): before the report, which lists what they found
-            checked = reconcile_task(rolled)
-            checked >> anomalies_task("day") >> report
+            checked = checks_task("day", rolled)
             checked >> health
             signals_derive_and_score()  # beside the rollup: a signal failure shows on its own
             run.record(rolled, health, report, checked)

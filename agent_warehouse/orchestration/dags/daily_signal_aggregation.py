@@ -31,7 +31,7 @@ from airflow.sdk import DAG, Param, dag, task
 
 from agent_warehouse import settings
 from agent_warehouse.orchestration.audit import audited_run, close_signal_rows, open_signal_rows
-from agent_warehouse.orchestration.tasks import check_schema_task, dag_settings, injected
+from agent_warehouse.orchestration.tasks import dag_settings, injected
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -132,7 +132,7 @@ def build() -> DAG:
                     run_type=run_type, triggered_by=triggered_by)
             return {k: result[k] for k in ("workspace_id", "pack_id", "companies_scored", "ranked_count")}
 
-        with audited_run("daily_aggregation", after=check_schema_task(), open_fn=open_signal_rows,
+        with audited_run("daily_aggregation", open_fn=open_signal_rows,
                          close_fn=close_signal_rows) as run:
             planned = plan()
             report = ingest(run.opened)

@@ -16,8 +16,11 @@ the last.
 Beside the rollup, `ingest_signals` ingests the hour's company signals (docs/signals.md);
 a signal provider's failure is recorded there and never fails this run.
 
-One `ops.job_runs` row per run, opened by the setup task `start_audit` and closed by the
-teardown `finish_audit` with the run's own state (docs/audit.md).
+Tasks: `start_audit` (setup: checks the warehouse schema, opens the run's `ops.job_runs`
+row, creates the raw partitions ahead), `rollup_hour`, then `repair_changed_hours`, then
+`check_hours` (reconciles every hour written against its raw rows, scores the hour for
+anomalies); `ingest_signals` beside them; `finish_audit` (teardown: closes the row with the
+run's own state, docs/audit.md).
 
 A run started at T (manual, or `airflow dags test hourly_rollup T`) takes the last hour
 closed at T.
@@ -32,12 +35,10 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, chain, dag, task
 
 from agent_warehouse import SQL_DIR, settings
-from agent_warehouse.checks.tasks import anomalies_task, reconcile_task
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.tasks import (
-    check_schema_task,
+    checks_task,
     dag_settings,
-    ensure_partitions_task,
     injected,
     sql_written,
     table_asset,
@@ -83,7 +84,7 @@ def build() -> DAG:
                 report = pipeline.ingest_hour(conn, injected(data_interval_start, "data_interval_start"))
             return {k: report[k] for k in ("inserted", "rejected", "failed")}
 
-        with audited_run("hourly_rollup", after=check_schema_task()) as run:
+        with audited_run("hourly_rollup", partitions_from="data_interval_start") as run:
             rollup_hour = SQLExecuteQueryOperator(
                 task_id="rollup_hour",
                 conn_id=settings.WAREHOUSE_CONN_ID,
@@ -97,11 +98,10 @@ def build() -> DAG:
                 outlets=hourly_tables,
             )
             repaired = repair_changed_hours()
-            chain(ensure_partitions_task(), rollup_hour, repaired)
             ingest_signals()
             # self-checks (agent_warehouse/checks): the hours written against their raw rows, then anomalies
-            checked = reconcile_task(rollup_hour.output, repaired)
-            checked >> anomalies_task("hour")
+            checked = checks_task("hour", rollup_hour.output, repaired)
+            chain(rollup_hour, repaired, checked)
             run.record(rollup_hour.output, repaired, checked)
 
     return hourly_rollup()

@@ -56,7 +56,8 @@ def build() -> DAG:
                 seconds = views.refresh(conn)
             return {"rows_written": 0, "details": {"refresh_seconds": seconds}}
 
-        with audited_run("refresh_materialized_views") as run:
+        # No schema check: a refresh every 15 minutes reads views only; a missing view fails it anyway.
+        with audited_run("refresh_materialized_views", check_schema=False) as run:
             run.record(refresh_views())
 
     return refresh_materialized_views()

@@ -11,8 +11,8 @@ Before reading, every hour and day of the week is brought up to date (changed ho
 re-rolled, missing hours rolled up, changed or missing days recomputed), and earlier weeks
 whose partials changed since they were computed are recomputed. Each week is one
 transaction. The tables written are declared as Assets (`outlets`). One `ops.job_runs`
-row per run, opened by the setup `start_audit` and closed by the teardown `finish_audit`
-with the run's own state (docs/audit.md).
+row per run, opened by the setup `start_audit` (which checks the warehouse schema first)
+and closed by the teardown `finish_audit` with the run's own state (docs/audit.md).
 
 `airflow dags test weekly_rollup 2026-01-12T02:00:00+00:00` rolls up the week from Monday 5 January.
 """
@@ -25,7 +25,7 @@ from airflow.sdk import DAG, dag
 
 from agent_warehouse.checks.tasks import reconcile_task
 from agent_warehouse.orchestration.audit import audited_run
-from agent_warehouse.orchestration.tasks import check_schema_task, dag_settings, period_rollup_task
+from agent_warehouse.orchestration.tasks import dag_settings, period_rollup_task
 from agent_warehouse.orchestration.timetables import ClosedPeriodTimetable
 
 WEEKLY_TABLES = ("execution_metrics_weekly", "runtime_sketch_weekly",
@@ -40,7 +40,7 @@ def build() -> DAG:
         schedule=ClosedPeriodTimetable("0 0 * * 1", delay=timedelta(hours=2)),
     )
     def weekly_rollup() -> None:
-        with audited_run("weekly_rollup", after=check_schema_task()) as run:
+        with audited_run("weekly_rollup") as run:
             rolled = period_rollup_task("weekly", WEEKLY_TABLES)()
             run.record(rolled, reconcile_task(rolled))  # self-check: agent_warehouse/checks
 

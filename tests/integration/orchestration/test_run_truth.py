@@ -32,33 +32,42 @@ SIGNALS_RUN_AT = DAY_START + timedelta(days=1, minutes=30)
 
 # Where each task's failure is injected: ("call", "module:function") patches what the task
 # calls to raise; ("sql", table) makes the period's transaction fail half-way, on its first
-# insert into analytics.<table> (other tables of the period are written before it).
+# insert into analytics.<table> (other tables of the period are written before it). A key
+# "task:step" fails one step of a task (the setup's schema check and partitions); every task
+# of every DAG appears at least once (test_every_task_is_failed_in_turn).
+SCHEMA = ("call", "agent_warehouse.db.migrations:check_current")
+PARTITIONS = ("call", "agent_warehouse.orchestration.tasks:run_script")  # only the partitions' SQL
 FAILURES: dict[str, dict[str, tuple[str, str]]] = {
     "hourly_rollup": {
-        "check_schema": ("call", "agent_warehouse.db.migrations:check_current"),
+        "start_audit:schema": SCHEMA,
         "start_audit": ("call", "agent_warehouse.db.audit:start_job"),
-        "ensure_partitions": ("operator_sql", "SELECT ops.no_such_function()"),
+        "start_audit:partitions": PARTITIONS,
         "rollup_hour": ("sql", "user_activity_hourly"),
         "repair_changed_hours": ("call", "agent_warehouse.rollups.hourly:repair"),
         "ingest_signals": ("call", "agent_warehouse.signals.pipeline:ingest_hour"),
+        "check_hours": ("call", "agent_warehouse.checks.reconcile:reconcile"),
+        "check_hours:anomalies": ("call", "agent_warehouse.checks.anomalies:detect_hour"),
     },
     "daily_rollup": {
-        "check_schema": ("call", "agent_warehouse.db.migrations:check_current"),
+        "start_audit:schema": SCHEMA,
         "start_audit": ("call", "agent_warehouse.db.audit:start_job"),
         "rollup_days": ("sql", "user_activity_daily"),
+        "check_days": ("call", "agent_warehouse.checks.reconcile:reconcile"),
+        "check_days:anomalies": ("call", "agent_warehouse.checks.anomalies:detect_day"),
         "score_health": ("call", "agent_warehouse.rollups.health:health_day"),
         "write_report": ("call", "agent_warehouse.reports.daily:write_daily_report"),
         "signals_derive_and_score": ("call", "agent_warehouse.signals.pipeline:run_daily"),
     },
     "weekly_rollup": {
-        "check_schema": ("call", "agent_warehouse.db.migrations:check_current"),
+        "start_audit:schema": SCHEMA,
         "start_audit": ("call", "agent_warehouse.db.audit:start_job"),
         "rollup_weeks": ("sql", "workspace_activity_weekly"),
+        "reconcile": ("call", "agent_warehouse.checks.reconcile:reconcile"),
     },
     "cleanup_old_data": {
-        "check_schema": ("call", "agent_warehouse.db.migrations:check_current"),
+        "start_audit:schema": SCHEMA,
         "start_audit": ("call", "agent_warehouse.db.audit:start_job"),
-        "ensure_partitions": ("operator_sql", "SELECT ops.no_such_function()"),
+        "start_audit:partitions": PARTITIONS,
         "drop_expired": ("call", "agent_warehouse.retention.cleanup:cleanup"),
     },
     "refresh_materialized_views": {
@@ -66,7 +75,7 @@ FAILURES: dict[str, dict[str, tuple[str, str]]] = {
         "refresh_views": ("call", "agent_warehouse.rollups.views:refresh"),
     },
     "daily_signal_aggregation": {
-        "check_schema": ("call", "agent_warehouse.db.migrations:check_current"),
+        "start_audit:schema": SCHEMA,
         "start_audit": ("call", "agent_warehouse.db.audit:claim_job"),
         "plan": ("call", "agent_warehouse.signals.pipeline:targets"),
         "ingest": ("call", "agent_warehouse.signals.pipeline:ingest_day"),
@@ -78,8 +87,8 @@ RUN_AT_OF = {"hourly_rollup": RUN_AT, "daily_rollup": DAILY_RUN_AT, "weekly_roll
              "cleanup_old_data": CLEANUP_RUN_AT, "refresh_materialized_views": REFRESH_RUN_AT,
              "daily_signal_aggregation": SIGNALS_RUN_AT}
 JOB_TYPE = {"daily_signal_aggregation": "daily_aggregation"}
-# Tasks before the audit row exists: their failure leaves no row (nothing to record it in).
-BEFORE_AUDIT = {"check_schema", "start_audit"}
+# Failures before the audit row exists: they leave no row (nothing to record it in).
+BEFORE_AUDIT = {"start_audit:schema", "start_audit"}
 CASES = [(dag_id, task_id) for dag_id, tasks in FAILURES.items() for task_id in [None, *tasks]]
 
 
@@ -152,12 +161,11 @@ def test_run_state_audit_row_and_writes_agree(wh, dagbag, monkeypatch, fail_inse
     monkeypatch.setenv("AGENT_WAREHOUSE_REPORTS_DIR", str(tmp_path))
     monkeypatch.setenv("AGENT_WAREHOUSE_SIGNALS_PROVIDERS", "synthetic")
     seed(wh, dag_id)
+    task_id = failing and failing.split(":")[0]
     if failing is not None:
         how, what = FAILURES[dag_id][failing]
         if how == "call":
             monkeypatch.setattr(what.replace(":", "."), injected)
-        elif how == "operator_sql":
-            monkeypatch.setattr(dagbag.get_dag(dag_id).get_task(failing), "sql", what)
         else:
             fail_inserts(what)
 
@@ -176,20 +184,26 @@ def test_run_state_audit_row_and_writes_agree(wh, dagbag, monkeypatch, fail_inse
         if failing is None:
             assert error is None
         else:
-            assert error.startswith("failed: " + failing), error
+            assert error.startswith("failed: " + task_id), error
         assert fetch(wh, "SELECT count(*) FROM ops.job_runs WHERE dag_id = %s "
                          "AND status IN ('queued', 'running')", (dag_id,)) == [(0,)]
     # 3. What was written: the period whole, or (its write failed) not at all.
     if dag_id == "hourly_rollup":
-        if failing in (None, "repair_changed_hours", "ingest_signals"):
+        if task_id in (None, "repair_changed_hours", "ingest_signals", "check_hours"):
             assert_exact(wh, H0)
         else:
             assert hourly_rows(wh, H0) == []
     elif dag_id in ("daily_rollup", "weekly_rollup"):
         main = {"daily_rollup": "rollup_days", "weekly_rollup": "rollup_weeks"}[dag_id]
-        done = failing is None or FAILURES[dag_id][failing][0] == "call" and failing not in BEFORE_AUDIT \
-            and failing != main
+        done = failing is None or FAILURES[dag_id][failing][0] == "call" and task_id not in ("start_audit", main)
         assert (period_written(wh, dag_id) > 0) == done, failing
+
+
+def test_every_task_is_failed_in_turn(dagbag):
+    """FAILURES names every task of every DAG but the teardown (failed on its own below)."""
+    for dag_id, failures in FAILURES.items():
+        tasks = {t.task_id for t in dagbag.get_dag(dag_id).tasks} - {"finish_audit"}
+        assert tasks == {f.split(":")[0] for f in failures}, dag_id
 
 
 def test_a_run_cannot_claim_another_runs_audit_row(wh, dagbag, monkeypatch):

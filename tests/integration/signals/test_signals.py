@@ -147,7 +147,7 @@ def test_daily_run_stages_in_order_mapped_per_workspace_with_audit_rows(wh, dagb
         tis.setdefault(ti.task_id, []).append(ti)
     assert [ti.state for ti in tis["score_and_rank"]] == ["success"] * 3
     assert sorted(ti.map_index for ti in tis["score_and_rank"]) == [0, 1, 2]
-    order = ["check_schema", "plan", "ingest", "derive"]
+    order = ["start_audit", "plan", "ingest", "derive"]
     for before, after in zip(order, order[1:] + ["score_and_rank"], strict=True):
         assert max(t.end_date for t in tis[before]) <= min(t.start_date for t in tis[after]), (before, after)
     assert max(t.end_date for t in tis["score_and_rank"]) <= tis["finish_audit"][0].start_date
