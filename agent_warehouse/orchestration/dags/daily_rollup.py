@@ -31,9 +31,9 @@ from typing import Any
 
 from airflow.sdk import DAG, dag, task
 
+from agent_warehouse.checks.tasks import checks_task
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.tasks import (
-    checks_task,
     dag_settings,
     period_rollup_task,
     table_asset,

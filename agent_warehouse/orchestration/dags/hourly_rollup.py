@@ -35,9 +35,9 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, chain, dag, task
 
 from agent_warehouse import SQL_DIR, settings
+from agent_warehouse.checks.tasks import checks_task
 from agent_warehouse.orchestration.audit import Written, audited_run
 from agent_warehouse.orchestration.tasks import (
-    checks_task,
     dag_settings,
     injected,
     sql_written,
