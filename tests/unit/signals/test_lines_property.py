@@ -190,8 +190,8 @@ def invalid_rows(draw, kind: str) -> tuple[dict, str]:
     row, _ = draw(valid_rows())
     field, values, reason = draw(st.sampled_from(BAD_FIELDS + (JSON_ONLY if kind == "jsonl" else [])))
     value = draw(values)
-    if kind == "csv" and isinstance(value, str) and "\n" in value:  # a CSV record is one line
-        value = value.replace("\n", "\t")
+    if kind == "csv" and isinstance(value, str):  # a CSV record is one line: CR ends one too
+        value = value.replace("\n", "\t").replace("\r", "\t")
     if value is None and not (kind == "jsonl" and reason == "invalid_observed_at"):
         row.pop(field)
     else:
