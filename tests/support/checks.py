@@ -14,6 +14,16 @@ COLUMNS = ("total_executions", "successful_executions", "failed_executions", "av
            "p95_runtime", "total_credits")
 
 
+def insert_rows(conn, rows):
+    """Raw rows as tuples (workspace_id, user_id, status, started_at, runtime_seconds,
+    credits_consumed), committed."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO public.agent_runs (workspace_id, user_id, status, started_at, runtime_seconds, "
+            "credits_consumed) VALUES (%s, %s, %s, %s, %s, %s)", rows)
+    conn.commit()
+
+
 def hourly_rows(conn, hour):
     return period_rows(conn, "execution_metrics_hourly", "hour", hour)
 

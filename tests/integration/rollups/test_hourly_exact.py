@@ -9,17 +9,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from agent_warehouse.rollups import hourly
-from support.checks import H0, assert_exact, fetch
+from support.checks import H0, assert_exact, fetch, insert_rows
 from support.oracle import metrics, percentile_cont
 from tools.synthetic import insert_runs, make_runs
-
-
-def _insert(conn, rows):
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO public.agent_runs (workspace_id, user_id, status, started_at, runtime_seconds, "
-            "credits_consumed) VALUES (%s, %s, %s, %s, %s, %s)", rows)
-    conn.commit()
 
 
 def test_p95_is_exact_where_its_ranks_fall_inside_a_crowded_bucket(wh):
@@ -39,7 +31,7 @@ def test_p95_is_exact_where_its_ranks_fall_inside_a_crowded_bucket(wh):
     # bad rows whose runtimes fall inside the crowded buckets must not be ranked
     rows += [(crowded, None, "exploded", at[i], 100.25, Decimal("1")) for i in range(20)]
     rows += [(crowded, None, "completed", at[i], 100.3, Decimal("-1")) for i in range(20)]
-    _insert(wh, rows)
+    insert_rows(wh, rows)
     insert_runs(wh, make_runs(rng, H0, 2000, [mixed]))
     hourly.rollup_hour(wh, H0)
     assert_exact(wh, H0)  # p95 to 1e-9, the counts, sums and credits exactly

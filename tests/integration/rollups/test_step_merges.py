@@ -13,19 +13,11 @@ from decimal import Decimal
 
 from agent_warehouse.rollups import hourly, periods, views
 from support import HOUR
-from support.checks import H0, assert_exact, fetch, raw_rows
+from support.checks import H0, assert_exact, fetch, insert_rows, raw_rows
 from support.oracle import metrics, percentile_cont
 from tools.synthetic import insert_runs, make_runs
 
 ZERO_KEY = -2147483648
-
-
-def _insert(conn, rows):
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO public.agent_runs (workspace_id, user_id, status, started_at, runtime_seconds, "
-            "credits_consumed) VALUES (%s, %s, %s, %s, %s, %s)", rows)
-    conn.commit()
 
 
 def test_p95_is_exact_when_every_run_is_in_one_bucket_and_for_one_or_two_runs(wh):
@@ -47,7 +39,7 @@ def test_p95_is_exact_when_every_run_is_in_one_bucket_and_for_one_or_two_runs(wh
     rows += [(split, None, "completed", at[40 + i], 20 + i / 1000, Decimal("0")) for i in range(3)]
     # ties across the boundary ranks
     rows += [(ties, None, "completed", at[i], 3.0 if i < 95 else 4.0, Decimal("0")) for i in range(100)]
-    _insert(wh, rows)
+    insert_rows(wh, rows)
     insert_runs(wh, make_runs(rng, H0, 1500, [str(uuid.uuid4()) for _ in range(3)]))
     result = hourly.rollup_hour(wh, H0)
     assert result["bad_rows"] == 60
@@ -82,7 +74,7 @@ def test_day_and_week_sketches_are_the_bucket_wise_sums_of_their_parts(wh):
     for h in (0, 5, 9, 23):
         insert_runs(wh, make_runs(rng, day + h * HOUR, 400, workspaces))
     # zero runtimes (their own bucket, the smallest key) in two hours
-    _insert(wh, [(workspaces[0], None, "completed", day + h * HOUR, 0.0, Decimal("0")) for h in (5, 9)])
+    insert_rows(wh, [(workspaces[0], None, "completed", day + h * HOUR, 0.0, Decimal("0")) for h in (5, 9)])
     insert_runs(wh, make_runs(rng, day + timedelta(days=2, hours=3), 300, workspaces[:3]))
     periods.bring_days_up_to_date(wh, day.date(), day.date() + timedelta(days=7))
     daily = _sketches(wh, "runtime_sketch_daily", "day", day.date(), day.date() + timedelta(days=1))
