@@ -143,7 +143,7 @@ def read_inputs(env: Mapping[str, str] | None = None) -> Inputs:
     if p := fernet_problem(env.get("AIRFLOW__CORE__FERNET_KEY")):
         problems.append(p)
     try:
-        pool_slots = int(env.get("AGENT_WAREHOUSE_POOL_SLOTS", "4"))
+        pool_slots = int(env.get("AGENT_WAREHOUSE_POOL_SLOTS", "8"))
         uid = int(env.get("AIRFLOW_UID", "50000"))
     except ValueError as exc:
         raise DeployError(f"AGENT_WAREHOUSE_POOL_SLOTS and AIRFLOW_UID must be integers: {exc}") from exc

@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     # throwaway deployments (integration tests) that should not replay history.
     catchup: bool = True
     max_active_runs: int = Field(4, ge=1)
-    max_active_tasks: int = Field(4, ge=1)
+    # 8 tasks and pool slots on 2 cores: a task slot spends seconds outside its task (process,
+    # DAG parse, API calls) that only more slots than cores fill; a 24-run backfill took 137
+    # instead of 187 s for the same CPU (docs/operations.md, "Backfills: Airflow's share").
+    max_active_tasks: int = Field(8, ge=1)
 
     # Retries: at least 2, exponential backoff (Airflow does the waiting).
     retries: int = Field(2, ge=0)
@@ -64,6 +67,10 @@ class Settings(BaseSettings):
     # Airflow pool every task takes a slot from (bounded concurrent load on the warehouse),
     # and its size where this project creates it (`make airflow-db`, the tests).
     pool: str = Field("warehouse_writers", min_length=1)
+    # The scheduler imports the package once, so the task processes the LocalExecutor forks
+    # from it start with it imported (listeners.preload). Off: each task imports the package
+    # itself, and code edited under `make up` reaches tasks without a scheduler restart.
+    preload: bool = True
 
     # Server-side limits, set on every warehouse session through the hook.
     statement_timeout_ms: int = Field(600_000, ge=0)
@@ -90,7 +97,7 @@ class Settings(BaseSettings):
 
     # Where the daily report's HTML pages are written (served by the plugin under /reports).
     reports_dir: str = Field(default_factory=lambda: _data_dir("reports"))
-    pool_slots: int = Field(4, ge=1)
+    pool_slots: int = Field(8, ge=1)
 
     # Retention, in days before the cleanup run's day D (a run at 03:00 on D treats D as
     # today); each can be overridden per run through the cleanup DAG's params. Daily and

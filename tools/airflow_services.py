@@ -108,7 +108,7 @@ class Services:
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         defaults = {
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",  # LocalExecutor worker processes: 2 cores
+            "AIRFLOW__CORE__PARALLELISM": "8",  # task processes: twice the pool of 2 cores, see docs/operations.md
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -261,7 +261,7 @@ def prepare_metadata(env: dict[str, str]) -> None:
     """Airflow's metadata database migrated, with the pool the warehouse tasks use (the
     scheduler leaves tasks of a missing pool unscheduled). Same pool as ``make airflow-db``."""
     pool = env.get("AGENT_WAREHOUSE_POOL", "warehouse_writers")
-    slots = env.get("AGENT_WAREHOUSE_POOL_SLOTS", "4")
+    slots = env.get("AGENT_WAREHOUSE_POOL_SLOTS", "8")
     for cmd in (["db", "migrate"], ["pools", "set", pool, slots, "Tasks writing to the warehouse"]):
         done = subprocess.run([AIRFLOW, *cmd], env=env, capture_output=True, text=True, timeout=300,
                               cwd=PROJECT_ROOT)
