@@ -360,7 +360,7 @@ BEGIN
                 END IF;
                 EXECUTE format('DROP TRIGGER %I ON %s', trg.name, trg.tbl);
             END LOOP;
-        EXCEPTION WHEN lock_not_available OR insufficient_privilege OR object_in_use THEN
+        EXCEPTION WHEN lock_not_available OR insufficient_privilege THEN
             PERFORM set_config('agent_warehouse.ddl_lock_attempts', coalesce(attempts, ''), true);
             put_back := '{}';
             counted := '{}';

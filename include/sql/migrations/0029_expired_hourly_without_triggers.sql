@@ -25,9 +25,8 @@
 --   waits (at most 3 attempts: the rollups' guards already wait on the retention row this
 --   function holds, so the tables are normally free), so no other session reads or writes
 --   them until the cleanup's transaction ends: the deletes, now about 0.3 s at 200,000 runs an
---   hour, once a day. If a table stays busy, is not the function owner's to alter, or is in
---   use by the calling statement itself, the function falls back to the deletes through the
---   triggers, as before, with a NOTICE;
+--   hour, once a day. If a table stays busy (or is not the function owner's to alter), the
+--   function falls back to the deletes through the triggers, as before, with a NOTICE;
 -- - only the named triggers whose effect is accounted for above go, and only if enabled: a
 --   trigger added later, or one an administrator disabled, stays as it is (and fires if on);
 -- - the job role gains nothing: it still cannot alter the tables, only call the owner's
@@ -87,7 +86,7 @@ BEGIN
                 END IF;
                 EXECUTE format('DROP TRIGGER %I ON %s', trg.name, trg.tbl);
             END LOOP;
-        EXCEPTION WHEN lock_not_available OR insufficient_privilege OR object_in_use THEN
+        EXCEPTION WHEN lock_not_available OR insufficient_privilege THEN
             PERFORM set_config('agent_warehouse.ddl_lock_attempts', coalesce(attempts, ''), true);
             put_back := '{}';
             counted := '{}';
