@@ -309,15 +309,23 @@ END $$;
 CREATE FUNCTION ops.delete_expired_hourly(p_before timestamp with time zone) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
-    latest  timestamptz := (ops.utc_today() - (ops.current_retention_policy()).min_hourly_days)::timestamp
-                           AT TIME ZONE 'UTC';
-    st      record;
-    cutoff  timestamptz;
-    n_rows  bigint := 0;
-    n_rej   bigint := 0;
-    n       bigint;
+    latest   timestamptz := (ops.utc_today() - (ops.current_retention_policy()).min_hourly_days)::timestamp
+                            AT TIME ZONE 'UTC';
+    tables   regclass[] := ARRAY['analytics.execution_metrics_hourly', 'analytics.runtime_sketch_hourly',
+                                 'analytics.user_activity_hourly', 'analytics.workspace_activity_hourly',
+                                 'ops.rejected_runs_hourly']::regclass[];
+    attempts text := current_setting('agent_warehouse.ddl_lock_attempts', true);
+    st       record;
+    cutoff   timestamptz;
+    n_rows   bigint := 0;
+    n_rej    bigint := 0;
+    n        bigint;
+    written  bigint := 0;
+    trg      record;
+    put_back text[] := '{}';      -- the definitions (and comments) of the triggers taken away
+    counted  regclass[] := '{}';  -- tables whose count trigger was taken away: counted here
 BEGIN
     PERFORM set_config('agent_warehouse.keep_period', 'off', true);
     SELECT raw_kept_from, hourly_kept_from INTO st FROM ops.retention_state FOR UPDATE;
@@ -327,21 +335,61 @@ BEGIN
     cutoff := least(p_before, latest, st.raw_kept_from,
                     (SELECT min(period)::timestamp AT TIME ZONE 'UTC' FROM ops.rollup_invalidations));
     IF cutoff > coalesce(st.hourly_kept_from, '-infinity') THEN
-        DELETE FROM analytics.execution_metrics_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
-        DELETE FROM analytics.runtime_sketch_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
-        DELETE FROM analytics.user_activity_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
-        DELETE FROM analytics.workspace_activity_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT; n_rows := n_rows + n;
-        DELETE FROM ops.rejected_runs_hourly WHERE hour < cutoff;
-        GET DIAGNOSTICS n_rej = ROW_COUNT;
+        BEGIN
+            PERFORM set_config('agent_warehouse.ddl_lock_attempts',
+                               least(coalesce(nullif(attempts, '')::integer, 20), 3)::text, true);
+            PERFORM ops.lock_tables_briefly(tables, array_fill('ACCESS EXCLUSIVE'::text, ARRAY[cardinality(tables)]));
+            PERFORM set_config('agent_warehouse.ddl_lock_attempts', coalesce(attempts, ''), true);
+            FOR trg IN
+                SELECT t.tgrelid::regclass AS tbl, t.tgname::text AS name,
+                       pg_get_triggerdef(t.oid) AS def, obj_description(t.oid, 'pg_trigger') AS note,
+                       t.tgname = c.relname || '_count_delete' AS counts
+                FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                WHERE t.tgrelid = ANY (tables) AND NOT t.tgisinternal AND t.tgconstraint = 0
+                  AND t.tgenabled = 'O'
+                  AND t.tgname IN ('keep_expired_period', c.relname || '_count_delete',
+                                   c.relname || '_log_delete', c.relname || '_outside_delete')
+                ORDER BY t.tgrelid, t.tgname
+            LOOP
+                put_back := put_back || trg.def;
+                IF trg.note IS NOT NULL THEN
+                    put_back := put_back || format('COMMENT ON TRIGGER %I ON %s IS %L', trg.name, trg.tbl, trg.note);
+                END IF;
+                IF trg.counts THEN
+                    counted := counted || trg.tbl;
+                END IF;
+                EXECUTE format('DROP TRIGGER %I ON %s', trg.name, trg.tbl);
+            END LOOP;
+        EXCEPTION WHEN lock_not_available OR insufficient_privilege THEN
+            PERFORM set_config('agent_warehouse.ddl_lock_attempts', coalesce(attempts, ''), true);
+            put_back := '{}';
+            counted := '{}';
+            RAISE NOTICE 'expired hourly rollups deleted through their triggers: %', SQLERRM;
+        END;
+        FOR i IN 1 .. cardinality(tables) LOOP
+            EXECUTE format('DELETE FROM %s WHERE hour < $1', tables[i]) USING cutoff;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            IF tables[i] = 'ops.rejected_runs_hourly'::regclass THEN
+                n_rej := n;
+            ELSE
+                n_rows := n_rows + n;
+            END IF;
+            IF tables[i] = ANY (counted) THEN
+                written := written + n;
+            END IF;
+        END LOOP;
+        FOR i IN 1 .. cardinality(put_back) LOOP
+            EXECUTE put_back[i];
+        END LOOP;
+        -- What ops.count_rows_written would have added on the tables it was taken from.
+        IF written > 0 THEN
+            PERFORM set_config('agent_warehouse.rows_written', (ops.rows_written() + written)::text, false);
+        END IF;
         UPDATE ops.retention_state SET hourly_kept_from = cutoff, updated_at = now();
     END IF;
     RETURN jsonb_build_object('hourly_rows', n_rows, 'rejected_rows', n_rej,
                               'hourly_kept_from', (SELECT hourly_kept_from FROM ops.retention_state));
-END $$;
+END $_$;
 
 --
 -- Name: drop_expired_agent_runs(date); Type: FUNCTION; Schema: ops; Owner: -

@@ -111,7 +111,10 @@ def drop_expired_raw(conn: Connection, keep_from: date) -> dict[str, Any]:
 
 
 def delete_expired_rollups(conn: Connection, horizons: dict[str, date]) -> dict[str, int]:
-    """Hourly rollups and audit rows past their retention (small tables: plain DELETE)."""
+    """Hourly rollups and audit rows past their retention, in one transaction. The hourly rows
+    (about 650,000 a day at 200,000 runs an hour) go through ``ops.delete_expired_hourly``,
+    which deletes them without the tables' triggers (migration 0029); the audit rows by plain
+    DELETE."""
     rows = run_script(conn, "cleanup/delete_expired_rollups.sql", {
         "hourly_before": utc_midnight(horizons["hourly_kept_from"]),
         "job_runs_before": utc_midnight(horizons["job_runs_kept_from"]),

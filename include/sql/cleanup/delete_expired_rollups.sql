@@ -2,6 +2,8 @@
 -- Hourly rollups go through the owner's function (migration 0012): never past the raw
 -- horizon nor past a period still waiting for its recompute, and the horizon reached is
 -- recorded, so daily and weekly rollups know which periods can no longer be recomputed.
+-- Since migration 0029 it deletes without the hourly tables' row and statement triggers
+-- (taken away and put back in this transaction), counting the rows written itself.
 WITH h AS (
     SELECT ops.delete_expired_hourly(%(hourly_before)s::timestamptz) AS done
 ), j AS (
