@@ -1440,7 +1440,7 @@ CREATE MATERIALIZED VIEW analytics.workspace_summary_30d AS
             now() AS until
         ), cal AS (
          SELECT (g.g)::date AS day,
-            ((g.g)::date - ((EXTRACT(isodow FROM g.g))::integer - 1)) AS week,
+            ((g.g)::date - ((EXTRACT(isodow FROM (g.g)::date))::integer - 1)) AS week,
             GREATEST(((g.g)::timestamp without time zone AT TIME ZONE 'UTC'::text), win.since) AS lo,
             ((((g.g)::date + 1))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS hi,
             ((((g.g)::timestamp without time zone AT TIME ZONE 'UTC'::text) >= win.since) AND (((((g.g)::date + 1))::timestamp without time zone AT TIME ZONE 'UTC'::text) <= win.until) AND (EXISTS ( SELECT 1

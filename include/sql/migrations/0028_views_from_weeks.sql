@@ -22,7 +22,7 @@ WITH win AS (
     -- The window's UTC days, with the Monday of their ISO week. A whole day whose daily
     -- partials are current can be read from them; the other hours from the hourly rows.
     SELECT g::date AS day,
-           g::date - (extract(isodow FROM g)::integer - 1) AS week,
+           g::date - (extract(isodow FROM g::date)::integer - 1) AS week,
            greatest(g::timestamp AT TIME ZONE 'UTC', win.since) AS lo,
            (g::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi,
            g::timestamp AT TIME ZONE 'UTC' >= win.since
