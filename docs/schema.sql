@@ -1426,29 +1426,43 @@ CREATE MATERIALIZED VIEW analytics.workspace_leaderboard_7d AS
             false
            FROM win
         ), m AS (
-         SELECT execution_metrics_hourly.workspace_id,
-            (sum(execution_metrics_hourly.total_executions))::bigint AS total_executions,
-            (sum(execution_metrics_hourly.successful_executions))::bigint AS successful_executions,
-            sum(execution_metrics_hourly.total_credits) AS total_credits
-           FROM analytics.execution_metrics_hourly
-          WHERE (execution_metrics_hourly.hour >= ( SELECT win.since
-                   FROM win))
-          GROUP BY execution_metrics_hourly.workspace_id
-        ), u AS (
          SELECT parts.workspace_id,
-            count(DISTINCT parts.user_id) AS active_users
+            (sum(parts.total_executions))::bigint AS total_executions,
+            (sum(parts.successful_executions))::bigint AS successful_executions,
+            sum(parts.total_credits) AS total_credits
            FROM ( SELECT d.workspace_id,
-                    d.user_id
+                    d.total_executions,
+                    d.successful_executions,
+                    d.total_credits
                    FROM (cal
-                     JOIN analytics.user_activity_daily d ON ((d.day = cal.day)))
+                     JOIN analytics.execution_metrics_daily d ON ((d.day = cal.day)))
                   WHERE cal.from_daily
                 UNION ALL
                  SELECT h.workspace_id,
-                    h.user_id
+                    h.total_executions,
+                    h.successful_executions,
+                    h.total_credits
                    FROM (cal
-                     JOIN analytics.user_activity_hourly h ON (((h.hour >= cal.lo) AND (h.hour < cal.hi))))
+                     JOIN analytics.execution_metrics_hourly h ON (((h.hour >= cal.lo) AND (h.hour < cal.hi))))
                   WHERE (NOT cal.from_daily)) parts
           GROUP BY parts.workspace_id
+        ), u AS (
+         SELECT users.workspace_id,
+            count(*) AS active_users
+           FROM ( SELECT DISTINCT parts.workspace_id,
+                    parts.user_id
+                   FROM ( SELECT d.workspace_id,
+                            d.user_id
+                           FROM (cal
+                             JOIN analytics.user_activity_daily d ON ((d.day = cal.day)))
+                          WHERE cal.from_daily
+                        UNION ALL
+                         SELECT h.workspace_id,
+                            h.user_id
+                           FROM (cal
+                             JOIN analytics.user_activity_hourly h ON (((h.hour >= cal.lo) AND (h.hour < cal.hi))))
+                          WHERE (NOT cal.from_daily)) parts) users
+          GROUP BY users.workspace_id
         )
  SELECT rank() OVER (ORDER BY m.total_credits DESC, m.total_executions DESC) AS credit_rank,
     m.workspace_id,
@@ -1474,6 +1488,7 @@ CREATE MATERIALIZED VIEW analytics.workspace_summary_30d AS
             now() AS until
         ), cal AS (
          SELECT (g.g)::date AS day,
+            ((g.g)::date - ((EXTRACT(isodow FROM (g.g)::date))::integer - 1)) AS week,
             GREATEST(((g.g)::timestamp without time zone AT TIME ZONE 'UTC'::text), win.since) AS lo,
             ((((g.g)::date + 1))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS hi,
             ((((g.g)::timestamp without time zone AT TIME ZONE 'UTC'::text) >= win.since) AND (((((g.g)::date + 1))::timestamp without time zone AT TIME ZONE 'UTC'::text) <= win.until) AND (EXISTS ( SELECT 1
@@ -1483,29 +1498,58 @@ CREATE MATERIALIZED VIEW analytics.workspace_summary_30d AS
                   WHERE ((i.grain = 'day'::text) AND (i.period = (g.g)::date)))))) AS from_daily
            FROM win,
             LATERAL generate_series((((win.since AT TIME ZONE 'UTC'::text))::date)::timestamp with time zone, (((win.until AT TIME ZONE 'UTC'::text))::date)::timestamp with time zone, '1 day'::interval) g(g)
+        ), wk AS (
+         SELECT c.week
+           FROM cal c
+          WHERE c.from_daily
+          GROUP BY c.week
+         HAVING ((count(*) = 7) AND (EXISTS ( SELECT 1
+                   FROM ops.periods_rolled_up p
+                  WHERE ((p.grain = 'week'::text) AND (p.period = c.week)))) AND (NOT (EXISTS ( SELECT 1
+                   FROM ops.rollup_invalidations i
+                  WHERE ((i.grain = 'week'::text) AND (i.period = c.week))))))
+        ), src AS (
+         SELECT cal.day,
+            cal.lo,
+            cal.hi,
+                CASE
+                    WHEN (wk.week IS NOT NULL) THEN 'week'::text
+                    WHEN cal.from_daily THEN 'day'::text
+                    ELSE 'hour'::text
+                END AS grain
+           FROM (cal
+             LEFT JOIN wk ON ((wk.week = cal.week)))
         ), m AS (
          SELECT parts.workspace_id,
             (sum(parts.total_executions))::bigint AS total_executions,
             (sum(parts.successful_executions))::bigint AS successful_executions,
             (sum(parts.failed_executions))::bigint AS failed_executions,
             sum(parts.total_credits) AS total_credits
-           FROM ( SELECT d.workspace_id,
+           FROM ( SELECT w.workspace_id,
+                    w.total_executions,
+                    w.successful_executions,
+                    w.failed_executions,
+                    w.total_credits
+                   FROM (wk
+                     JOIN analytics.execution_metrics_weekly w ON ((w.week_start = wk.week)))
+                UNION ALL
+                 SELECT d.workspace_id,
                     d.total_executions,
                     d.successful_executions,
                     d.failed_executions,
                     d.total_credits
-                   FROM (cal
-                     JOIN analytics.execution_metrics_daily d ON ((d.day = cal.day)))
-                  WHERE cal.from_daily
+                   FROM (src
+                     JOIN analytics.execution_metrics_daily d ON ((d.day = src.day)))
+                  WHERE (src.grain = 'day'::text)
                 UNION ALL
                  SELECT h.workspace_id,
                     h.total_executions,
                     h.successful_executions,
                     h.failed_executions,
                     h.total_credits
-                   FROM (cal
-                     JOIN analytics.execution_metrics_hourly h ON (((h.hour >= cal.lo) AND (h.hour < cal.hi))))
-                  WHERE (NOT cal.from_daily)) parts
+                   FROM (src
+                     JOIN analytics.execution_metrics_hourly h ON (((h.hour >= src.lo) AND (h.hour < src.hi))))
+                  WHERE (src.grain = 'hour'::text)) parts
           GROUP BY parts.workspace_id
         )
  SELECT m.workspace_id,
@@ -1531,27 +1575,34 @@ CREATE MATERIALIZED VIEW analytics.workspace_summary_30d AS
     now() AS refreshed_at
    FROM (m
      LEFT JOIN LATERAL ( WITH parts AS (
+                 SELECT w.runtime_count,
+                    w.runtime_sum,
+                    w.bucket_keys,
+                    w.bucket_counts
+                   FROM (wk
+                     JOIN analytics.runtime_sketch_weekly w ON (((w.workspace_id = m.workspace_id) AND (w.week_start = wk.week))))
+                UNION ALL
                  SELECT d.runtime_count,
                     d.runtime_sum,
                     d.bucket_keys,
                     d.bucket_counts
-                   FROM (cal
-                     JOIN analytics.runtime_sketch_daily d ON (((d.workspace_id = m.workspace_id) AND (d.day = cal.day))))
-                  WHERE cal.from_daily
+                   FROM (src
+                     JOIN analytics.runtime_sketch_daily d ON (((d.workspace_id = m.workspace_id) AND (d.day = src.day))))
+                  WHERE (src.grain = 'day'::text)
                 UNION ALL
                  SELECT h.runtime_count,
                     h.runtime_sum,
                     h.bucket_keys,
                     h.bucket_counts
-                   FROM (cal
+                   FROM (src
                      CROSS JOIN LATERAL ( SELECT x.runtime_count,
                             x.runtime_sum,
                             x.bucket_keys,
                             x.bucket_counts
                            FROM analytics.runtime_sketch_hourly x
-                          WHERE ((x.workspace_id = m.workspace_id) AND (x.hour >= cal.lo) AND (x.hour < cal.hi))
+                          WHERE ((x.workspace_id = m.workspace_id) AND (x.hour >= src.lo) AND (x.hour < src.hi))
                          OFFSET 0) h)
-                  WHERE (NOT cal.from_daily)
+                  WHERE (src.grain = 'hour'::text)
                 )
          SELECT ( SELECT sum(parts.runtime_count) AS sum
                    FROM parts) AS runtime_count,

@@ -428,8 +428,11 @@ def main() -> None:
         "both views refreshed over hourly rows the pipeline produced: the rollups of the benchmark "
         f"day's {HOURS} hours ({ROWS:,} runs/hour, every workspace, real sketch buckets and users), "
         "repeated hour by hour over the hours before now (metrics for the days, sketches 31 days, "
-        "per-user rows 8 days), the daily rollups of the 31 days before today done (untimed); "
-        "median of the runs after a first refresh; no naive side")
+        "per-user rows 8 days; each hour's rows written together, as the hourly rollup writes them, "
+        "since 4 December 2026), the daily rollups of the 31 days before today done (untimed) and, "
+        "since 4 December 2026 (issue 20), the weekly rollups of every whole ISO week before this one "
+        "within those days, as the Monday weekly runs leave them (untimed); median of the runs after "
+        "a first refresh; no naive side")
 
     # history_growth: the same hourly step with the week and with HISTORY_DAYS more days of raw history
     short = first_runs(conn, mid, lambda: hourly.rollup_hour(conn, mid))
@@ -618,26 +621,41 @@ def scale(conn: Any) -> dict[str, Any]:
     return out
 
 
-def mv_refresh(conn: Any, refresh: Callable[[Any], Any]) -> dict[str, Any]:
-    """The dashboard views refreshed over rollup rows the pipeline produced, copied over the
-    last MV_DAYS days, with the daily rollups of those days done, as the daily DAG leaves them."""
+def mv_prepare(conn: Any) -> tuple[float, float]:
+    """The views' input, untimed: hourly rollup rows the pipeline produced, copied over the
+    last MV_DAYS days; then, as in production, every whole day before today rolled up (the
+    daily runs) and every whole ISO week before this one whose days have sketches (the weekly
+    runs, Mondays). Returns the sketch buckets per workspace-hour and users per workspace."""
     ((buckets, users),) = run_script(conn, TOOLS_SQL / "bench/mv_rollups.sql",
                                      {"days": MV_DAYS, "src_start": DAY0, "src_hours": HOURS})
-    # As in production, the daily runs have rolled up every whole day before today (untimed).
     today = datetime.now(UTC).date()
-    for n in range(1, min(MV_DAYS, 31) + 1):
+    days = min(MV_DAYS, 31)
+    for n in range(1, days + 1):
         periods.rollup_day(conn, today - timedelta(days=n))
+    week = today - timedelta(days=today.isoweekday() - 1 + 7)  # the Monday of last week
+    while week >= today - timedelta(days=days):
+        periods.rollup_week(conn, week)
+        week -= timedelta(days=7)
     conn.autocommit = True
     execute(conn, "ANALYZE analytics.execution_metrics_hourly, analytics.runtime_sketch_hourly, "
                   "analytics.user_activity_hourly, analytics.execution_metrics_daily, "
-                  "analytics.runtime_sketch_daily")
+                  "analytics.runtime_sketch_daily, analytics.user_activity_daily, "
+                  "analytics.execution_metrics_weekly, analytics.runtime_sketch_weekly")
     conn.autocommit = False
+    return float(buckets or 0), float(users or 0)
+
+
+def mv_refresh(conn: Any, refresh: Callable[[Any], Any]) -> dict[str, Any]:
+    """The dashboard views refreshed over rollup rows the pipeline produced, copied over the
+    last MV_DAYS days, with the daily and weekly rollups of those days done, as the daily and
+    weekly DAGs leave them (mv_prepare)."""
+    buckets, users = mv_prepare(conn)
     refresh(conn)  # the first refresh fills the views; the timed ones are the steady state
     times = [timed(lambda: refresh(conn)) for _ in range(REPEAT)]
     rows = execute(conn, "SELECT (SELECT count(*) FROM analytics.workspace_summary_30d) "
                          "+ (SELECT count(*) FROM analytics.workspace_leaderboard_7d)")[0][0]
     return {**spread("project", times), "days": MV_DAYS, "workspaces": WORKSPACES, "rows": rows,
-            "buckets_per_workspace_hour": float(buckets or 0), "users_per_workspace_7d": float(users or 0)}
+            "buckets_per_workspace_hour": buckets, "users_per_workspace_7d": users}
 
 
 def peak_rss_mb() -> float:
