@@ -159,7 +159,8 @@ LEFT JOIN hour_sketch s USING (workspace_id)
 LEFT JOIN p95 p USING (workspace_id);
 
 -- Write every table of the hour through ops.sync_period (migration 0016): rows that vanished
--- are deleted, only changed rows are written; the rows written are kept for the task's result.
+-- are deleted, only changed rows are written (into an hour with no row yet, a plain insert:
+-- migration 0030); the rows written are kept for the task's result.
 CREATE TEMP TABLE hour_written (tbl text PRIMARY KEY, n bigint NOT NULL) ON COMMIT DROP;
 
 INSERT INTO hour_written
