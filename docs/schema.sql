@@ -1088,14 +1088,33 @@ DECLARE
     sets     text;
     old_vals text;
     new_vals text;
+    present  boolean;
     deleted  bigint;
     written  bigint;
 BEGIN
     SELECT EXISTS (SELECT 1 FROM pg_attribute
                    WHERE attrelid = p_target AND attname = 'updated_at' AND NOT attisdropped)
     INTO stamped;
-    SELECT string_agg(format('s.%1$I = t.%1$I', k), ' AND ') INTO key_eq FROM unnest(p_keys) k;
     SELECT string_agg(format('%I', c), ', ') INTO cols FROM unnest(p_keys || p_values) c;
+
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.%I = $1)', p_target, p_period_column)
+    INTO present USING p_period;
+    IF NOT present THEN
+        BEGIN
+            EXECUTE format('INSERT INTO %1$s (%2$I, %3$s%4$s) SELECT $1, %3$s%5$s FROM %6$s s',
+                           p_target, p_period_column, cols,
+                           CASE WHEN stamped THEN ', updated_at' ELSE '' END,
+                           CASE WHEN stamped THEN ', now()' ELSE '' END,
+                           p_source)
+            USING p_period;
+            GET DIAGNOSTICS written = ROW_COUNT;
+            RETURN written;
+        EXCEPTION WHEN unique_violation THEN
+            NULL;  -- a row of the period appeared meanwhile: the general path below
+        END;
+    END IF;
+
+    SELECT string_agg(format('s.%1$I = t.%1$I', k), ' AND ') INTO key_eq FROM unnest(p_keys) k;
     SELECT string_agg(format('%1$I = EXCLUDED.%1$I', v), ', '),
            string_agg(format('t.%I', v), ', '),
            string_agg(format('EXCLUDED.%I', v), ', ')

@@ -13,6 +13,17 @@ SELECT ops.keep_expired_period('hour', %(start)s::timestamptz) AS past_retention
 -- The aggregations below hash and sort in memory, even for a busy hour.
 SET LOCAL work_mem = '256MB';
 
+-- The temporary tables below (about 17 MB at 200,000 runs, pass 1's alone 9 MB) stay in the
+-- session's local buffers instead of being written out and read back (the default 8 MB held
+-- less than pass 1's table). PostgreSQL allows this only before the session's first use of a
+-- temporary table: a session that used one already keeps its buffers (same result, slower).
+DO $$
+BEGIN
+    SET LOCAL temp_buffers = '64MB';
+EXCEPTION WHEN invalid_parameter_value THEN
+    NULL;
+END $$;
+
 -- Consume the hour's invalidations (the owner's function, migration 0023). Only entries
 -- committed before this statement are removed, and everything they describe is visible to
 -- the statements below; changes that commit later leave their entries for the next run. The
@@ -101,11 +112,12 @@ SELECT workspace_id,
 FROM cum
 GROUP BY workspace_id;
 
--- The exact p95: the runtimes of the one or two buckets that hold ranks floor(pos) and
--- ceil(pos), kept by pass 1, sorted and read at the rank (no other runtime is sorted, and the
--- raw rows are not read again). Interpolated as PERCENTILE_CONT does:
+-- Per workspace, in one table: counts, credits and activity from the per-user groups, the
+-- sketch and the exact p95: the runtimes of the one or two buckets that hold ranks floor(pos)
+-- and ceil(pos), kept by pass 1, sorted and read at the rank (no other runtime is sorted, and
+-- the raw rows are not read again), interpolated as PERCENTILE_CONT does:
 -- lo + (pos - floor(pos)) * (hi - lo).
-CREATE TEMP TABLE hour_p95 ON COMMIT DROP AS
+CREATE TEMP TABLE hour_metrics ON COMMIT DROP AS
 WITH wanted AS (
     SELECT s.workspace_id, s.pos, t.ref, t.below, r.rnk
     FROM hour_sketch s
@@ -118,37 +130,37 @@ WITH wanted AS (
             WHERE b.ctid = w.ref  -- a TID scan: the one row
             ORDER BY v LIMIT 1 OFFSET w.rnk - w.below) AS v
     FROM wanted w
+), p95 AS (
+    SELECT workspace_id,
+           min(v) FILTER (WHERE rnk = floor(pos))
+           + (min(pos) - floor(min(pos)))
+             * (min(v) FILTER (WHERE rnk = ceil(pos)) - min(v) FILTER (WHERE rnk = floor(pos))) AS p95_runtime
+    FROM val
+    GROUP BY workspace_id
+), w AS (
+    SELECT workspace_id,
+           sum(runs)::bigint       AS total_executions,
+           sum(successful)::bigint AS successful_executions,
+           sum(failed)::bigint     AS failed_executions,
+           sum(credits)            AS total_credits,
+           count(*)                AS active_users,
+           (sum(runtime_ticks)::float8 / 16777216.0::float8
+            + sum(runtime_rest ORDER BY user_id)) AS runtime_sum  -- null when no runtimes
+    FROM hour_users
+    GROUP BY workspace_id
 )
-SELECT workspace_id,
-       min(v) FILTER (WHERE rnk = floor(pos))
-       + (min(pos) - floor(min(pos)))
-         * (min(v) FILTER (WHERE rnk = ceil(pos)) - min(v) FILTER (WHERE rnk = floor(pos))) AS p95_runtime
-FROM val
-GROUP BY workspace_id;
-
--- Per workspace: counts, credits and activity, from the per-user groups.
-CREATE TEMP TABLE hour_workspaces ON COMMIT DROP AS
-SELECT workspace_id,
-       sum(runs)::bigint       AS total_executions,
-       sum(successful)::bigint AS successful_executions,
-       sum(failed)::bigint     AS failed_executions,
-       sum(credits)            AS total_credits,
-       count(*)                AS active_users,
-       (sum(runtime_ticks)::float8 / 16777216.0::float8
-        + sum(runtime_rest ORDER BY user_id)) AS runtime_sum  -- null when no runtimes
-FROM hour_users
-GROUP BY workspace_id;
-
-CREATE TEMP TABLE hour_metrics ON COMMIT DROP AS
 SELECT w.workspace_id, w.total_executions, w.successful_executions, w.failed_executions,
        w.runtime_sum / s.runtime_count AS avg_runtime, p.p95_runtime, w.total_credits,
-       s.runtime_count, w.runtime_sum, s.bucket_keys, s.bucket_counts
-FROM hour_workspaces w
+       s.runtime_count, w.runtime_sum, s.bucket_keys, s.bucket_counts,
+       w.active_users, w.total_executions::float8 / w.active_users AS runs_per_user,
+       w.total_credits / w.active_users AS credits_per_user
+FROM w
 LEFT JOIN hour_sketch s USING (workspace_id)
-LEFT JOIN hour_p95 p USING (workspace_id);
+LEFT JOIN p95 p USING (workspace_id);
 
 -- Write every table of the hour through ops.sync_period (migration 0016): rows that vanished
--- are deleted, only changed rows are written; the rows written are kept for the task's result.
+-- are deleted, only changed rows are written (into an hour with no row yet, a plain insert:
+-- migration 0030); the rows written are kept for the task's result.
 CREATE TEMP TABLE hour_written (tbl text PRIMARY KEY, n bigint NOT NULL) ON COMMIT DROP;
 
 INSERT INTO hour_written
@@ -173,14 +185,9 @@ SELECT 'user_activity_hourly', ops.sync_period(
     'analytics.user_activity_hourly', 'hour_users', 'hour', %(start)s::timestamptz,
     ARRAY['workspace_id', 'user_id'], ARRAY['runs', 'credits']);
 
-CREATE TEMP TABLE hour_activity ON COMMIT DROP AS
-SELECT workspace_id, active_users, total_executions::float8 / active_users AS runs_per_user,
-       total_credits, total_credits / active_users AS credits_per_user
-FROM hour_workspaces;
-
 INSERT INTO hour_written
 SELECT 'workspace_activity_hourly', ops.sync_period(
-    'analytics.workspace_activity_hourly', 'hour_activity', 'hour', %(start)s::timestamptz,
+    'analytics.workspace_activity_hourly', 'hour_metrics', 'hour', %(start)s::timestamptz,
     ARRAY['workspace_id'], ARRAY['active_users', 'runs_per_user', 'total_credits', 'credits_per_user']);
 
 -- Bad rows: counted per workspace and reason, left out of every metric above.
