@@ -417,7 +417,7 @@ def main() -> None:
 
     results["scale"] = scale(conn)
     notes["scale"] = (
-        "the step on one hour of each size, from empty, median of the runs; spread = max/min of "
+        "the step on one hour of each size, from empty, median of the runs, its outputs checked against the naive job (untimed); spread = max/min of "
         f"seconds_per_million over the sizes from {CURVE_FROM:,} (as before); marginal_s_per_million = "
         "(t(b) - t(a)) / (b - a) per million between consecutive sizes from "
         f"{CURVE_FROM:,}; marginal_rise = the largest ratio of a marginal cost to the one before it "
@@ -588,7 +588,8 @@ def cleanup(conn: Any, project: Callable[..., Any]) -> dict[str, Any]:
 
 
 def scale(conn: Any) -> dict[str, Any]:
-    """The whole hourly step on one hour of each size in SCALE (each its own day), from empty."""
+    """The whole hourly step on one hour of each size in SCALE (each its own day), from empty;
+    each hour's outputs checked against the naive job's."""
     out: dict[str, Any] = {"rows_per_hour": [], "seconds": [], "seconds_per_million": [],
                            "seconds_min": [], "seconds_max": []}
     for i, rows in enumerate(SCALE):
@@ -596,6 +597,10 @@ def scale(conn: Any) -> dict[str, Any]:
         generate_hours(conn, hour, 1, rows, WORKSPACES, seed=0.31, label=f"scale: {rows:,} rows")
         analyze(conn)
         times = first_runs(conn, hour, partial(hourly.rollup_hour, conn, hour))
+        # checked like the hourly pair (untimed): the naive job's outputs of this hour
+        naive_hour(conn, hour)
+        compare(conn, "compare_hourly.sql", {"start": hour, "end": hour + HOUR}, f"scale {rows:,}")
+        clear_naive(conn, hour, hour + HOUR)
         seconds = statistics.median(times)
         print(f"scale {rows:,}: median {seconds:.3f} s ({min(times):.3f} to {max(times):.3f})", flush=True)
         out["rows_per_hour"].append(rows)

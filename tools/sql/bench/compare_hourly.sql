@@ -8,10 +8,12 @@ WITH metrics AS (
            OR p.successful_executions IS DISTINCT FROM n.successful_executions
            OR p.failed_executions IS DISTINCT FROM n.failed_executions
            OR p.total_credits IS DISTINCT FROM n.total_credits
-           OR (p.avg_runtime IS NULL) <> (n.avg_runtime IS NULL)
-           OR abs(p.avg_runtime - n.avg_runtime) > 1e-9 * abs(n.avg_runtime) + 1e-12
-           OR (p.p95_runtime IS NULL) <> (n.p95_runtime IS NULL)
-           OR abs(p.p95_runtime - n.p95_runtime) > 1e-9 * abs(n.p95_runtime) + 1e-12 AS differs
+           -- a workspace whose runs have no runtime has no mean and no p95 on either side:
+           -- equal (a bare abs() comparison would be NULL there, counted as a difference)
+           OR NOT coalesce(abs(p.avg_runtime - n.avg_runtime) <= 1e-9 * abs(n.avg_runtime) + 1e-12,
+                           p.avg_runtime IS NULL AND n.avg_runtime IS NULL)
+           OR NOT coalesce(abs(p.p95_runtime - n.p95_runtime) <= 1e-9 * abs(n.p95_runtime) + 1e-12,
+                           p.p95_runtime IS NULL AND n.p95_runtime IS NULL) AS differs
     FROM (SELECT * FROM analytics.execution_metrics_hourly
           WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz) p
     FULL JOIN (SELECT * FROM bench_naive.execution_metrics_hourly
