@@ -513,6 +513,21 @@ BEGIN
 END $$;
 
 --
+-- Name: hourly_sketch_merged(uuid, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.hourly_sketch_merged(p_workspace uuid, p_from timestamp with time zone, p_to timestamp with time zone, OUT bucket_keys integer[], OUT bucket_counts bigint[], OUT bucket_total bigint) RETURNS record
+    LANGUAGE sql STABLE COST 50000 PARALLEL SAFE
+    AS $$
+    SELECT array_agg(g.k ORDER BY g.k), array_agg(g.c ORDER BY g.k), ops.bigint_sum(g.c)
+    FROM (SELECT u.k, ops.bigint_sum(u.c) AS c
+          FROM (SELECT unnest(x.bucket_keys) AS k, unnest(x.bucket_counts) AS c
+                FROM analytics.runtime_sketch_hourly x
+                WHERE x.workspace_id = p_workspace AND x.hour >= p_from AND x.hour < p_to) u
+          GROUP BY u.k) g
+$$;
+
+--
 -- Name: hourly_sketches_merged(uuid, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -525,6 +540,26 @@ CREATE FUNCTION ops.hourly_sketches_merged(p_workspace uuid, p_from timestamp wi
                 FROM analytics.runtime_sketch_hourly x
                 WHERE x.workspace_id = p_workspace AND x.hour >= p_from AND x.hour < p_to) u
           GROUP BY u.k) g
+$$;
+
+--
+-- Name: hourly_sketches_share(timestamp with time zone, timestamp with time zone, integer, integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.hourly_sketches_share(p_from timestamp with time zone, p_to timestamp with time zone, p_part integer, p_parts integer) RETURNS TABLE(workspace_id uuid, runtime_count bigint, runtime_sum double precision, bucket_keys integer[], bucket_counts bigint[], bucket_total bigint)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    WITH hours AS (
+        SELECT h.workspace_id, sum(h.runtime_count)::bigint AS runtime_count,
+               sum(h.runtime_sum ORDER BY h.hour) AS runtime_sum
+        FROM analytics.runtime_sketch_hourly h
+        WHERE h.hour >= p_from AND h.hour < p_to
+          AND get_byte(uuid_send(h.workspace_id), 15) % p_parts = p_part
+        GROUP BY h.workspace_id
+    )
+    SELECT h.workspace_id, h.runtime_count, h.runtime_sum, m.bucket_keys, m.bucket_counts, m.bucket_total
+    FROM hours h
+    CROSS JOIN LATERAL ops.hourly_sketch_merged(h.workspace_id, p_from, p_to) m
 $$;
 
 --
@@ -1064,6 +1099,42 @@ BEGIN
 END $$;
 
 --
+-- Name: sketch_quantile_of(integer[], bigint[], bigint, double precision); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.sketch_quantile_of(keys integer[], counts bigint[], total bigint, q double precision) RETURNS double precision
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    pos   double precision;
+    lo    bigint;
+    hi    bigint;
+    above bigint := 0;  -- rows in the buckets above bucket i
+    vlo   double precision;
+    vhi   double precision;
+    i     integer;
+BEGIN
+    IF keys IS NULL OR cardinality(keys) = 0 THEN
+        RETURN NULL;
+    END IF;
+    pos := q * (total - 1);
+    lo := floor(pos);
+    hi := ceil(pos);
+    -- Bucket i holds ranks [total - above - counts[i], total - above) (0-based, ascending).
+    FOR i IN REVERSE cardinality(keys) .. 1 LOOP
+        above := above + counts[i];
+        IF vhi IS NULL AND total - above <= hi THEN
+            vhi := ops.runtime_bucket_value(keys[i]);
+        END IF;
+        IF total - above <= lo THEN
+            vlo := ops.runtime_bucket_value(keys[i]);
+            EXIT;
+        END IF;
+    END LOOP;
+    RETURN vlo + (pos - lo) * (vhi - vlo);
+END $$;
+
+--
 -- Name: skip_write_of_kept_period(); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1135,6 +1206,61 @@ BEGIN
                    p_source, (SELECT string_agg(format('%I', k), ', ') FROM unnest(p_keys) k),
                    sets, CASE WHEN stamped THEN ', updated_at = EXCLUDED.updated_at' ELSE '' END,
                    old_vals, new_vals)
+    USING p_period;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN deleted + written;
+END $_$;
+
+--
+-- Name: sync_period_changes(regclass, regclass, text, anyelement, text[], text[]); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.sync_period_changes(p_target regclass, p_source regclass, p_period_column text, p_period anyelement, p_keys text[], p_values text[]) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    stamped  boolean;
+    key_eq   text;
+    cols     text;
+    sets     text;
+    old_vals text;
+    new_vals text;
+    same_key text;
+    deleted  bigint;
+    written  bigint;
+BEGIN
+    SELECT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = p_target AND attname = 'updated_at' AND NOT attisdropped)
+    INTO stamped;
+    SELECT string_agg(format('s.%1$I = t.%1$I', k), ' AND '),
+           string_agg(format('o.%1$I = s.%1$I', k), ' AND ')
+    INTO key_eq, same_key FROM unnest(p_keys) k;
+    SELECT string_agg(format('%I', c), ', ') INTO cols FROM unnest(p_keys || p_values) c;
+    SELECT string_agg(format('%1$I = EXCLUDED.%1$I', v), ', '),
+           string_agg(format('t.%I', v), ', '),
+           string_agg(format('EXCLUDED.%I', v), ', ')
+    INTO sets, old_vals, new_vals FROM unnest(p_values) v;
+
+    EXECUTE format('DELETE FROM %s t WHERE t.%I = $1 AND NOT EXISTS (SELECT 1 FROM %s s WHERE %s)',
+                   p_target, p_period_column, p_source, key_eq)
+    USING p_period;
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+
+    -- The source's rows minus those the period already holds with the same values; the
+    -- upsert's WHERE still guards against a row changed since.
+    EXECUTE format('INSERT INTO %1$s AS t (%2$I, %3$s%4$s) SELECT $1, %3$s%5$s FROM %6$s s '
+                   'WHERE NOT EXISTS (SELECT 1 FROM %1$s o WHERE o.%2$I = $1 AND %12$s '
+                   'AND ROW(%13$s) IS NOT DISTINCT FROM ROW(%14$s)) '
+                   'ON CONFLICT (%2$I, %7$s) DO UPDATE SET %8$s%9$s '
+                   'WHERE ROW(%10$s) IS DISTINCT FROM ROW(%11$s)',
+                   p_target, p_period_column, cols,
+                   CASE WHEN stamped THEN ', updated_at' ELSE '' END,
+                   CASE WHEN stamped THEN ', now()' ELSE '' END,
+                   p_source, (SELECT string_agg(format('%I', k), ', ') FROM unnest(p_keys) k),
+                   sets, CASE WHEN stamped THEN ', updated_at = EXCLUDED.updated_at' ELSE '' END,
+                   old_vals, new_vals, same_key,
+                   (SELECT string_agg(format('o.%I', v), ', ') FROM unnest(p_values) v),
+                   (SELECT string_agg(format('s.%I', v), ', ') FROM unnest(p_values) v))
     USING p_period;
     GET DIAGNOSTICS written = ROW_COUNT;
     RETURN deleted + written;
@@ -2669,6 +2795,12 @@ ALTER INDEX public.agent_runs_started_at_brin ATTACH PARTITION public.agent_runs
 --
 
 ALTER INDEX public.agent_runs_started_at_brin ATTACH PARTITION public.agent_runs_default_started_at_idx;
+
+--
+-- Name: user_activity_hourly_workspace_user; Type: STATISTICS; Schema: analytics; Owner: -
+--
+
+CREATE STATISTICS analytics.user_activity_hourly_workspace_user (ndistinct) ON workspace_id, user_id FROM analytics.user_activity_hourly;
 
 --
 -- Name: agent_runs_workspace_user; Type: STATISTICS; Schema: public; Owner: -
