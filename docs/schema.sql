@@ -1226,9 +1226,16 @@ DECLARE
     old_vals text;
     new_vals text;
     same_key text;
+    present  boolean;
     deleted  bigint;
     written  bigint;
 BEGIN
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.%I = $1)', p_target, p_period_column)
+    INTO present USING p_period;
+    IF NOT present THEN
+        RETURN ops.sync_period(p_target, p_source, p_period_column, p_period, p_keys, p_values);
+    END IF;
+
     SELECT EXISTS (SELECT 1 FROM pg_attribute
                    WHERE attrelid = p_target AND attname = 'updated_at' AND NOT attisdropped)
     INTO stamped;
