@@ -1,4 +1,4 @@
-"""Hypothesis profiles of the rollup property tests.
+"""Hypothesis profiles of the rollup property tests, and a second warehouse session.
 
 ``raw-domain`` (the default) is small enough for ``make test``; ``HYPOTHESIS_PROFILE=long``
 selects ``raw-domain-long`` for a longer search. The tests apply them by name, so no other
@@ -7,7 +7,10 @@ test's settings change. No example database: nothing is written into the checkou
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from agent_warehouse.db import connect
 
 settings.register_profile(
     "raw-domain", max_examples=10, deadline=None, database=None, print_blob=True,
@@ -15,3 +18,12 @@ settings.register_profile(
                            HealthCheck.data_too_large])
 settings.register_profile("raw-domain-long", settings.get_profile("raw-domain"), max_examples=200)
 
+
+
+@pytest.fixture()
+def other(migrated):
+    """A second warehouse session (another writer, another run), rolled back and closed after."""
+    conn = connect()
+    yield conn
+    conn.rollback()
+    conn.close()

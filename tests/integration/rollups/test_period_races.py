@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from agent_warehouse.db import connect, statements
+from agent_warehouse.db import statements
 from agent_warehouse.rollups import hourly, periods
 from support import HOUR
 from support.checks import assert_matches, raw_rows
@@ -26,14 +26,6 @@ LATE_HOUR = datetime(2026, 1, 7, 14, tzinfo=UTC)  # Wednesday of the week
 @pytest.fixture()
 def workspaces():
     return [str(uuid.uuid4()) for _ in range(5)]
-
-
-@pytest.fixture()
-def other(migrated):
-    conn = connect()
-    yield conn
-    conn.rollback()
-    conn.close()
 
 
 def rolled_up_week(conn, workspaces) -> None:

@@ -14,7 +14,6 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from agent_warehouse.db import connect
 from agent_warehouse.rollups import hourly
 from support.checks import H0, assert_exact, fetch
 from tools.synthetic import insert_runs, make_runs
@@ -28,14 +27,6 @@ TABLES = {
                                            "credits_per_user",
     "ops.rejected_runs_hourly": "workspace_id, reason, row_count",
 }
-
-
-@pytest.fixture()
-def other(migrated):
-    conn = connect()
-    yield conn
-    conn.rollback()
-    conn.close()
 
 
 def hour_rows(conn, hour):
