@@ -82,9 +82,9 @@ def test_daily_run_is_exact_without_any_hourly_run_and_reruns_identically(wh, da
 
     tables = ("execution_metrics_daily", "runtime_sketch_daily", "user_activity_daily",
               "workspace_activity_daily", "workspace_health_daily", "daily_reports")
-    before = {t: fetch(wh, f"SELECT * FROM analytics.{t} ORDER BY 1, 2") for t in tables}
+    before = {t: fetch(wh, f"SELECT * FROM analytics.{t} ORDER BY 1, 2, 3") for t in tables}
     assert run_dag(dagbag, "daily_rollup", DAILY_RUN_AT + timedelta(minutes=3), monkeypatch).state == "success"
-    assert {t: fetch(wh, f"SELECT * FROM analytics.{t} ORDER BY 1, 2") for t in tables} == before
+    assert {t: fetch(wh, f"SELECT * FROM analytics.{t} ORDER BY 1, 2, 3") for t in tables} == before
 
 
 def test_late_insert_update_and_delete_in_an_earlier_day_are_repaired_by_the_next_daily_run(
